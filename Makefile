@@ -50,7 +50,9 @@ sanity: ## ansible-test sanity on a copy of the collection under build/ansible_c
 	rm -rf $(COLLECTION) && mkdir -p $(COLLECTION)
 	git ls-files -z --cached --others --exclude-standard | $(PY) tools/existing_files.py \
 		| tar --null -T - -cf - | tar -xf - -C $(COLLECTION)
-	cd $(COLLECTION) && $(BIN)/ansible-test sanity --venv --python $(SANITY_PY) --color no
+	# The copy gets a git index of its own: ansible-test lists files through git, and build/ is ignored here.
+	cd $(COLLECTION) && git init -q . && git add -A . \
+		&& $(BIN)/ansible-test sanity --venv --python $(SANITY_PY) --color no
 
 pytest: ## Unit and integration tests
 	$(BIN)/pytest $(PYTEST_ARGS) tests

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Prepare a checkout of datamill.platform for use and for tests.
 
 `make setup` runs this with the virtual environment's Python after the pip requirements are installed.

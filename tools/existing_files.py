@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Filter a NUL-separated list of paths (from `git ls-files -z`) to those that exist, NUL-separated.
 
 Used by `make sanity` so that files deleted in the working tree but still in the index are not copied.

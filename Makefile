@@ -17,7 +17,7 @@ export PATH := $(BIN):$(PATH)
 
 include $(wildcard mk/*.mk)
 
-.PHONY: help setup test lint yamllint ruff ansible-lint sanity pytest unit integration build clean
+.PHONY: help setup test lint yamllint ruff ansible-lint sanity pytest unit integration bench build clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sort | awk -F':.*?## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ unit: ## Unit tests only
 
 integration: ## Integration tests only (needs the test control plane, see docs/test-cluster.md)
 	$(BIN)/pytest $(PYTEST_ARGS) tests/integration
+
+bench: ## Run every benchmark in benchmarks/ and print its figures (not part of `make test`)
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 build: ## Build the Galaxy tarball into build/
 	mkdir -p build && $(BIN)/ansible-galaxy collection build --force --output-path build .

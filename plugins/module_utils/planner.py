@@ -390,8 +390,22 @@ def _mem_any(value):
     return parse_memory(value)
 
 
-def build_plan(catalog, profile, overrides=None, size="small", *, capacity=None, headroom=0.0, validate=True):
-    """Plan a deployment. Raises PlanError/CatalogError on invalid input; see module docstring."""
+def build_plan(
+    catalog,
+    profile,
+    overrides=None,
+    size="small",
+    *,
+    capacity=None,
+    headroom=0.0,
+    validate=True,
+    skip_undeployable=False,
+):
+    """Plan a deployment. Raises PlanError/CatalogError on invalid input; see module docstring.
+
+    ``skip_undeployable`` leaves out components whose layer has no role yet (they are listed in ``skipped``)
+    instead of keeping them in the plan marked as not deployable.
+    """
     if validate:
         validate_catalog(catalog)
     overrides = overrides or {}
@@ -490,6 +504,26 @@ def build_plan(catalog, profile, overrides=None, size="small", *, capacity=None,
                     "images": entry.get("images") or [],
                 }
             )
+    skipped = []
+    if skip_undeployable:
+        skipped = [p["name"] for p in planned if not p["deployable"]]
+        for item in planned:
+            blocked = sorted(set(item["depends_on"]) & set(skipped))
+            if item["deployable"] and blocked:
+                errors.append(
+                    f"{item['name']} depends on {', '.join(blocked)}, which cannot be deployed yet (no layer role). "
+                    f"Fix: disable {item['name']} in datamill_components."
+                )
+        planned = [p for p in planned if p["deployable"]]
+        waves = [members for members in ([n for n in w if n not in skipped] for w in waves) if members]
+        for item in planned:
+            item["wave"] = next(i for i, members in enumerate(waves) if item["name"] in members)
+        totals = {key: sum(p["requests"][key] for p in planned) for key in totals}
+        ns_info = {
+            ns: dict(info, components=[c for c in info["components"] if c not in skipped])
+            for ns, info in ns_info.items()
+            if any(c not in skipped for c in info["components"])
+        }
     if errors:
         raise PlanError(errors)
 
@@ -524,6 +558,7 @@ def build_plan(catalog, profile, overrides=None, size="small", *, capacity=None,
         "fits": fits,
         "shortfalls": shortfalls,
         "undeployable": [p["name"] for p in planned if not p["deployable"]],
+        "skipped": skipped,
         "warnings": warnings,
     }
     plan["table"] = render_table(plan)
@@ -599,6 +634,8 @@ def render_table(plan):
     for comp in plan["components"]:
         if not comp["deployable"]:
             lines.append(f"{comp['name']}: {comp['reason']}")
+    for name in plan.get("skipped") or []:
+        lines.append(f"skipped (datamill_skip_undeployable): {name} - its layer has no role yet")
     for warning in plan.get("warnings") or []:
         lines.append(f"warning: {warning}")
     return "\n".join(lines)
@@ -629,6 +666,7 @@ def plan_summary(plan):
         "fits": plan["fits"],
         "shortfalls": plan["shortfalls"],
         "undeployable": plan["undeployable"],
+        "skipped": plan.get("skipped", []),
     }
 
 

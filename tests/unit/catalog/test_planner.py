@@ -299,3 +299,14 @@ def test_summary_is_json_friendly(catalog):
     plan = planner.build_plan(catalog, "full", {}, "small")
     digest = planner.plan_summary(plan)
     assert json.loads(json.dumps(digest))["waves"] == plan["waves"]
+
+
+def test_skip_undeployable_drops_them_from_waves_and_totals(catalog):
+    full = planner.build_plan(catalog, "datawarehouse", {}, "small")
+    plan = planner.build_plan(catalog, "datawarehouse", {}, "small", skip_undeployable=True)
+    assert set(plan["skipped"]) == set(full["undeployable"])
+    assert plan["undeployable"] == []
+    assert all(c["deployable"] for c in plan["components"])
+    assert plan["totals"]["cpu"] < full["totals"]["cpu"]
+    assert [c["wave"] for c in plan["components"]] == sorted(c["wave"] for c in plan["components"])
+    assert "skipped (datamill_skip_undeployable): superset" in plan["table"]

@@ -356,7 +356,13 @@ def normalize_capacity(capacity):
         return None
     if capacity.get("totals"):
         flat = dict(capacity["totals"])
-        flat.setdefault("nodes", len(capacity.get("nodes") or []) or flat.get("nodes", 0))
+        if not isinstance(flat.get("nodes"), int):
+            flat["nodes"] = len(capacity.get("nodes") or [])
+        # gpu_nodes reports GPUs per vendor ({nvidia: 2}); only schedulable ones count.
+        for key in ("gpus_schedulable", "gpus"):
+            if isinstance(flat.get(key), dict):
+                flat["gpus"] = sum(parse_count(v) for v in flat[key].values())
+                break
         capacity = flat
     elif capacity.get("nodes") and isinstance(capacity["nodes"], list):
         total = {"cpu": 0, "memory": 0, "gpu": 0, "pods": 0, "nodes": 0}
@@ -461,8 +467,11 @@ def build_plan(
                 f"(catalogued with its pin only)"
             )
             readiness = dict(entry.get("readiness") or {})
-            spec = {"name": name, "namespace": namespaces[name], "wait_for": readiness.get("wait_for", "ready")}
+            # One item of component_ready's `components` option. The namespace goes with the label selector only:
+            # a namespace alone would make component_ready watch every object in it.
+            spec = {"name": name, "wait_for": readiness.get("wait_for", "ready")}
             if readiness.get("label_selector"):
+                spec["namespace"] = namespaces[name]
                 spec["label_selector"] = readiness["label_selector"]
             if readiness.get("kinds"):
                 spec["kinds"] = list(readiness["kinds"])

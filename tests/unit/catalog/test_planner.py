@@ -234,7 +234,7 @@ def test_user_values_override_catalog_and_size(catalog):
     values = comp(plan, "lakefs")["values"]
     assert values["replicaCount"] == 5
     assert values["resources"]["requests"] == {"cpu": "1", "memory": "256Mi"}
-    assert values["extraEnvVarsSecret"] == "lakefs-env"
+    assert values["existingSecret"] == "lakefs-env"
 
 
 def test_settings_by_size_and_inventory(catalog):

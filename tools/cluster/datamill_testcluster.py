@@ -34,6 +34,7 @@ import argparse
 import base64
 import concurrent.futures
 import contextlib
+import hashlib
 import http.client
 import json
 import os
@@ -44,6 +45,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -70,6 +72,8 @@ POD_CIDR = "10.244.0.0/16"
 FIELD_MANAGER = "datamill-testcluster"
 NODE_STAGE_ANNOTATION = "datamill.test/node-stage"
 POD_STAGE_ANNOTATION = "datamill.test/stage"
+CRD_HASH = "datamill.test/crd-sha256"
+METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 
 
 class ClusterError(RuntimeError):
@@ -410,14 +414,62 @@ def crd_documents(folder: str | Path, crds_root: Path | None = None) -> list[dic
 
 
 class Api:
-    def __init__(self, server: str, token: str, ca_file: Path, timeout: float = 30.0):
+    """Tiny Kubernetes REST client: bearer token or client certificate, verified TLS."""
+
+    def __init__(
+        self,
+        server: str,
+        token: str | None = None,
+        ca_file: Path | None = None,
+        timeout: float = 30.0,
+        context: ssl.SSLContext | None = None,
+    ):
         parsed = urllib.parse.urlparse(server)
+        self.server = server
         self.host = parsed.hostname or "127.0.0.1"
         self.port = parsed.port or 443
         self.token = token
         self.timeout = timeout
-        self.context = ssl.create_default_context(cafile=str(ca_file))
+        self.context = context or ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
         self._local = threading.local()
+
+    @classmethod
+    def from_kubeconfig(cls, path: Path | str, context_name: str | None = None) -> Api:
+        """Client for the current (or named) context of a kubeconfig: token or client-cert users."""
+        path = Path(path)
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        wanted = context_name or config.get("current-context")
+        ctx = _named(config.get("contexts"), wanted, "context", path)
+        cluster = _named(config.get("clusters"), ctx.get("cluster"), "cluster", path)
+        user = _named(config.get("users"), ctx.get("user"), "user", path) if ctx.get("user") else {}
+        tmp = Path(tempfile.mkdtemp(prefix="datamill-kubeconfig-"))
+        try:
+
+            def material(data_key: str, file_key: str, section: dict[str, Any], name: str) -> str | None:
+                if section.get(data_key):
+                    out = tmp / name
+                    out.write_bytes(base64.b64decode(section[data_key]))
+                    return str(out)
+                value = section.get(file_key)
+                return str((path.parent / value).resolve()) if value else None
+
+            ca = material("certificate-authority-data", "certificate-authority", cluster, "ca.crt")
+            if cluster.get("insecure-skip-tls-verify"):
+                context = ssl.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            else:
+                context = ssl.create_default_context(cafile=ca)
+            cert = material("client-certificate-data", "client-certificate", user, "client.crt")
+            key = material("client-key-data", "client-key", user, "client.key")
+            if cert and key:
+                context.load_cert_chain(cert, key)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        token = user.get("token")
+        if not token and user.get("tokenFile"):
+            token = Path(user["tokenFile"]).read_text(encoding="utf-8").strip()
+        return cls(cluster["server"], token=token, context=context)
 
     def _conn(self) -> http.client.HTTPSConnection:
         conn = getattr(self._local, "conn", None)
@@ -435,10 +487,13 @@ class Api:
         content_type: str = "application/json",
         query: dict[str, str] | None = None,
         ok: tuple[int, ...] = (200, 201),
+        accept: str = "application/json",
     ) -> tuple[int, Any]:
         url = path + ("?" + urllib.parse.urlencode(query) if query else "")
         payload = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        headers = {"Accept": accept}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         if payload is not None:
             headers["Content-Type"] = content_type
         for attempt in range(2):
@@ -473,6 +528,13 @@ class Api:
             content_type="application/apply-patch+yaml",
             query={"fieldManager": FIELD_MANAGER, "force": "true"},
         )[1]
+
+
+def _named(items: Any, name: Any, what: str, path: Path) -> dict[str, Any]:
+    for item in items or []:
+        if item.get("name") == name:
+            return item.get(what) or {}
+    raise ClusterError(f"{path}: no {what} named {name!r}")
 
 
 def api_path(api_version: str, plural: str, namespace: str | None = None, name: str | None = None) -> str:
@@ -581,15 +643,27 @@ class Cluster:
     binaries: Path | None = None
     stages_file: Path = STAGES_FILE
     log: Any = None  # callable(str) for progress lines; None = quiet
+    # True: components get SIGTERM when the Python process that started them dies (pytest sessions).
+    tie_to_parent: bool = False
+    # Set to use a cluster someone else runs (DATAMILL_TEST_KUBECONFIG); up()/down() then do nothing.
+    external_kubeconfig: Path | None = None
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).resolve()
         self._api: Api | None = None
 
+    @classmethod
+    def attach(cls, kubeconfig: Path | str) -> Cluster:
+        """A handle on an already running cluster, given only its kubeconfig."""
+        path = Path(kubeconfig).expanduser().resolve()
+        if not path.is_file():
+            raise ClusterError(f"kubeconfig not found: {path}")
+        return cls(state_dir=path.parent, external_kubeconfig=path)
+
     # paths ----------------------------------------------------------------------------------------
     @property
     def kubeconfig(self) -> Path:
-        return self.state_dir / "kubeconfig"
+        return self.external_kubeconfig or self.state_dir / "kubeconfig"
 
     @property
     def info_file(self) -> Path:
@@ -607,10 +681,14 @@ class Cluster:
 
     @property
     def server(self) -> str:
+        if self.external_kubeconfig:
+            return self.api.server
         return str(self.info().get("server", ""))
 
     @property
     def api(self) -> Api:
+        if self._api is None and self.external_kubeconfig:
+            self._api = Api.from_kubeconfig(self.external_kubeconfig)
         if self._api is None:
             info = self.info()
             if not info:
@@ -632,17 +710,25 @@ class Cluster:
         return alive
 
     def is_ready(self, timeout: float = 3.0) -> bool:
-        info = self.info()
-        if not info:
-            return False
         try:
-            api = Api(info["server"], info["token"], self.pki / "ca.crt", timeout=timeout)
+            if self.external_kubeconfig:
+                api = Api.from_kubeconfig(self.external_kubeconfig)
+                api.timeout = timeout
+            else:
+                info = self.info()
+                if not info:
+                    return False
+                api = Api(info["server"], info["token"], self.pki / "ca.crt", timeout=timeout)
             return api.request("GET", "/readyz")[0] == 200
         except (OSError, ClusterError, http.client.HTTPException, ssl.SSLError):
             return False
 
     def up(self, timeout: float = 120.0, attempts: int = 3) -> Cluster:
         """Start every component (reusing a healthy running cluster in the same state dir)."""
+        if self.external_kubeconfig:
+            if not self.is_ready(timeout=10):
+                raise ClusterError(f"the cluster of {self.external_kubeconfig} is not ready (/readyz)")
+            return self
         binaries = require_binaries(self.binaries)
         if set(self.running_components()) == set(COMPONENTS) and self.is_ready():
             self._say(f"cluster already running: {self.server}")
@@ -720,6 +806,9 @@ class Cluster:
                 f"--client-ca-file={pki / 'ca.crt'}",
                 f"--token-auth-file={state / 'tokens.csv'}",
                 "--authorization-mode=RBAC",
+                # Nodes are simulated and the node-lifecycle controller is off (see kube-controller-manager), so
+                # nothing would lift the not-ready taint this plugin puts on new nodes.
+                "--disable-admission-plugins=TaintNodesByCondition",
                 "--allow-privileged=true",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
@@ -782,6 +871,7 @@ class Cluster:
                 stderr=subprocess.STDOUT,
                 cwd=self.state_dir,
                 start_new_session=True,
+                preexec_fn=_die_with_parent if self.tie_to_parent else None,  # noqa: PLW1509 - prctl only
             )
         write_pid_file(self.state_dir / "pids" / f"{name}.pid", proc.pid)
 
@@ -816,6 +906,8 @@ class Cluster:
             return "(no log)"
 
     def down(self, purge: bool = False) -> list[str]:
+        if self.external_kubeconfig:
+            return ["external cluster: left running"]
         report = stop_from_pid_files(self.state_dir)
         self._api = None
         if purge:
@@ -853,6 +945,14 @@ class Cluster:
                 future.result()
         return [n.name for n in nodes]
 
+    def delete_nodes(self, names: Iterable[str]) -> None:
+        for name in names:
+            try:
+                self.api.request("DELETE", f"/api/v1/nodes/{name}")
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+
     def wait_nodes_ready(self, names: Iterable[str], timeout: float = 120.0) -> None:
         wanted = set(names)
         deadline = time.monotonic() + timeout
@@ -873,17 +973,32 @@ class Cluster:
             time.sleep(0.5)
 
     def install_crds(self, folder: str | Path, timeout: float = 60.0, crds_root: Path | None = None) -> list[str]:
-        """Server-side apply every CRD in ``folder`` (a name under ../shared/crds or a path); wait Established."""
+        """Create (or replace when changed) every CRD in ``folder``; wait until all are Established.
+
+        ``folder`` is a name under ``../shared/crds`` or a path. Unchanged CRDs (same content hash annotation)
+        are left alone, so installing twice is cheap; big CRDs make server-side apply slow, so it is not used.
+        """
         names = []
-        for doc in crd_documents(folder, crds_root):
-            name = doc["metadata"]["name"]
-            self.api.apply(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}", doc)
+        base = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+        for upstream in crd_documents(folder, crds_root):
+            name = upstream["metadata"]["name"]
+            digest = hashlib.sha256(json.dumps(upstream, sort_keys=True).encode()).hexdigest()[:20]
+            doc = {**upstream, "metadata": {**upstream["metadata"]}}
+            doc["metadata"]["annotations"] = {**(doc["metadata"].get("annotations") or {}), CRD_HASH: digest}
+            doc["metadata"].pop("creationTimestamp", None)
+            doc.pop("status", None)
+            status, _ = self.api.request("POST", base, body=doc, ok=(201, 409))
+            if status == 409:
+                current = self.api.get(f"{base}/{name}", accept=METADATA_ONLY)
+                if (current["metadata"].get("annotations") or {}).get(CRD_HASH) != digest:
+                    doc["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+                    self.api.request("PUT", f"{base}/{name}", body=doc)
             names.append(name)
         deadline = time.monotonic() + timeout
         pending = set(names)
         while pending:
             for name in sorted(pending):
-                crd = self.api.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+                crd = self.api.get(f"{base}/{name}")
                 conditions = {c["type"]: c["status"] for c in crd.get("status", {}).get("conditions") or []}
                 if conditions.get("Established") == "True":
                     pending.discard(name)
@@ -908,6 +1023,16 @@ class Cluster:
         plural, namespaced = self.resource_plural(api_version, kind)
         path = api_path(api_version, plural, namespace if namespaced else None, name) + "/status"
         return self.api.request("PATCH", path, body={"status": status}, content_type="application/merge-patch+json")[1]
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGTERM us when the parent dies (PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
 
 
 def _tcp_open(port: int) -> bool:

@@ -578,19 +578,15 @@ def pod(obj, now, opts, context):
 
 
 def _container_msg(cs, reason, message):
+    """Explain a waiting container: the kubelet's message (or the reason), last exit code, restarts."""
     last = (cs.get("lastState") or {}).get("terminated") or {}
-    parts = [reason]
-    if message:
-        parts.append(message)
+    parts = [message or reason]
     if last:
-        parts.append(
-            "last exit code {}{}".format(
-                last.get("exitCode", "?"), " ({})".format(last["reason"]) if last.get("reason") else ""
-            )
-        )
+        code = last.get("exitCode", "?")
+        parts.append(f"last exit code {code}" + (f" ({last['reason']})" if last.get("reason") else ""))
     if cs.get("restartCount"):
-        parts.append("{} restarts".format(cs["restartCount"]))
-    return ": ".join(parts[:2]) + ("; " + "; ".join(parts[2:]) if len(parts) > 2 else "")
+        parts.append(f"{cs['restartCount']} restarts")
+    return "; ".join(parts)
 
 
 def _terminated_reason(obj, statuses):
@@ -854,14 +850,11 @@ def aggregate(entries, now, options=None, rules=None, context=None):
             if selector_matches(selector, (pobj.get("metadata") or {}).get("labels")):
                 item["status"] = FAILED
                 item["reason"] = pitem["reason"]
-                item["message"] = "pod {}{}: {}: {}".format(
-                    pitem["name"],
-                    " container {}".format(pitem["container"]) if pitem.get("container") else "",
-                    pitem["reason"],
-                    pitem["message"],
-                )
+                where = f" container {pitem['container']}" if pitem.get("container") else ""
+                item["message"] = f"pod {pitem['name']}{where}: {pitem['message']}"
                 if pitem.get("container"):
                     item["container"] = pitem["container"]
+                pitem["_attributed"] = True
                 break
 
     counted = [o for o in objects if o["_counts"]]
@@ -869,7 +862,7 @@ def aggregate(entries, now, options=None, rules=None, context=None):
     waiting = [o for o in counted if o["status"] != CURRENT]
     if failed:
         status = FAILED
-        message = "; ".join(_line(o) for o in failed)
+        message = "; ".join(_line(o) for o in failed if not o.get("_attributed"))
     elif not counted:
         status = IN_PROGRESS
         message = "no objects found yet"
@@ -882,10 +875,11 @@ def aggregate(entries, now, options=None, rules=None, context=None):
             message += "; ..."
     else:
         status = CURRENT
-        message = f"{len(counted)} objects ready"
+        message = f"all {len(counted)} objects ready"
     for o in objects:
         o.pop("_counts", None)
         o.pop("_obj", None)
+        o.pop("_attributed", None)
     return {"status": status, "message": message, "objects": objects}
 
 

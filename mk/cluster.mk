@@ -12,7 +12,7 @@ CLUSTER_CRDS ?= strimzi-1.2.0 cert-manager cloudnative-pg-1.30.0 prometheus-oper
 
 ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, kwokctl (skips existing)
 cluster-bins:
-	@if [ -n "$$DATAMILL_CLUSTER_BINS" ]; then echo "cluster-bins: using prebuilt binaries in $$DATAMILL_CLUSTER_BINS"; \
+	@if [ -n "$${DATAMILL_CLUSTER_BINS:-}" ]; then echo "cluster-bins: using prebuilt binaries in $${DATAMILL_CLUSTER_BINS}"; \
 	else tools/cluster/build_bins.sh; fi
 
 ## Start the simulated cluster (state and kubeconfig in .sim/)

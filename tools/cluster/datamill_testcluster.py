@@ -651,6 +651,7 @@ class Cluster:
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).resolve()
         self._api: Api | None = None
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
 
     @classmethod
     def attach(cls, kubeconfig: Path | str) -> Cluster:
@@ -873,6 +874,7 @@ class Cluster:
                 start_new_session=True,
                 preexec_fn=_die_with_parent if self.tie_to_parent else None,  # noqa: PLW1509 - prctl only
             )
+        self._procs[name] = proc
         write_pid_file(self.state_dir / "pids" / f"{name}.pid", proc.pid)
 
     def _wait(self, check: Any, what: str, timeout: float, component: str) -> None:
@@ -881,9 +883,12 @@ class Cluster:
         while time.monotonic() < deadline:
             if check():
                 return
-            if component not in self.running_components():
+            proc = self._procs.get(component)
+            code = proc.poll() if proc else None
+            if code is not None or component not in self.running_components():
+                how = "gone" if code is None else f"exit status {code}" if code >= 0 else f"killed by signal {-code}"
                 raise ClusterError(
-                    f"{component} exited while waiting for {what}; log tail:\n{self.log_tail(component)}"
+                    f"{component} exited ({how}) while waiting for {what}; log tail:\n{self.log_tail(component)}"
                 )
             time.sleep(delay)
             delay = min(delay * 2, 1.0)

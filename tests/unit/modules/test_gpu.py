@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -13,38 +13,14 @@ from ansible_collections.datamill.platform.plugins.module_utils import gpu
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "gpu"
 
 
-def materialize(doc, root):
-    """Write a host fixture (PCI devices, kernel modules, files) as sysfs/procfs/etc/dev trees under root."""
-    sysfs, procfs = root / "sys", root / "proc"
-    devices = sysfs / "bus" / "pci" / "devices"
-    devices.mkdir(parents=True)
-    for dev in doc.get("pci_devices") or []:
-        path = devices / dev["address"]
-        path.mkdir()
-        for key in ("vendor", "device", "class"):
-            (path / key).write_text(dev[key] + "\n")
-        (path / "numa_node").write_text(f"{dev.get('numa_node', -1)}\n")
-        if dev.get("driver"):
-            drv = sysfs / "bus" / "pci" / "drivers" / dev["driver"]
-            drv.mkdir(parents=True, exist_ok=True)
-            os.symlink(drv, path / "driver")
-    for name, info in (doc.get("modules") or {}).items():
-        mod = sysfs / "module" / name
-        mod.mkdir(parents=True)
-        if info.get("version"):
-            (mod / "version").write_text(info["version"] + "\n")
-    for rel, text in (doc.get("files") or {}).items():
-        target = root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-    for sub in ("etc", "dev", "proc"):
-        (root / sub).mkdir(exist_ok=True)
-    return {
-        "sysfs_root": str(sysfs),
-        "procfs_root": str(procfs),
-        "etc_root": str(root / "etc"),
-        "dev_root": str(root / "dev"),
-    }
+def _load_hosttree():
+    spec = importlib.util.spec_from_file_location("datamill_gpu_hosttree", FIXTURES / "hosttree.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+materialize = _load_hosttree().materialize
 
 
 def _hosts():

@@ -652,6 +652,7 @@ class Cluster:
         self.state_dir = Path(self.state_dir).resolve()
         self._api: Api | None = None
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.timings: dict[str, float] = {}  # api_ready_s, up_s of the last start
 
     @classmethod
     def attach(cls, kubeconfig: Path | str) -> Cluster:
@@ -859,8 +860,12 @@ class Cluster:
                 self._wait(lambda: _tcp_open(etcd_client), "etcd", 30, name)
             if name == "kube-apiserver":
                 self._wait(self.is_ready, "kube-apiserver /readyz", timeout, name)
+                self.timings["api_ready_s"] = time.monotonic() - started
         self._wait(self._default_service_account_exists, "default service account", 60, "kube-controller-manager")
-        self._say(f"cluster up in {time.monotonic() - started:.1f}s: {server}")
+        self.timings["up_s"] = time.monotonic() - started
+        self._say(
+            f"cluster up in {self.timings['up_s']:.1f}s (API ready after {self.timings['api_ready_s']:.1f}s): {server}"
+        )
 
     def _spawn(self, binary: Path, name: str, args: list[str]) -> None:
         log_path = self.state_dir / "logs" / f"{name}.log"
@@ -876,6 +881,13 @@ class Cluster:
             )
         self._procs[name] = proc
         write_pid_file(self.state_dir / "pids" / f"{name}.pid", proc.pid)
+        # Popen returns once execve has passed its point of no return, a moment before /proc shows the new
+        # program: wait for that, so that pid checks (ours or not?) never see the half-exec'd child.
+        deadline = time.monotonic() + 5
+        while proc.poll() is None and time.monotonic() < deadline:
+            if is_our_process(read_cmdline(proc.pid), name, self.state_dir):
+                break
+            time.sleep(0.01)
 
     def _wait(self, check: Any, what: str, timeout: float, component: str) -> None:
         deadline = time.monotonic() + timeout
@@ -885,7 +897,7 @@ class Cluster:
                 return
             proc = self._procs.get(component)
             code = proc.poll() if proc else None
-            if code is not None or component not in self.running_components():
+            if code is not None or (proc is None and component not in self.running_components()):
                 how = "gone" if code is None else f"exit status {code}" if code >= 0 else f"killed by signal {-code}"
                 raise ClusterError(
                     f"{component} exited ({how}) while waiting for {what}; log tail:\n{self.log_tail(component)}"

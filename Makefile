@@ -31,7 +31,7 @@ $(VENV)/.installed: requirements.txt requirements-test.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
-test: lint sanity pytest ## The full test suite (CI runs exactly this): lint, ansible-test sanity, pytest
+test: lint sanity cluster-bins pytest ## The full test suite (CI runs exactly this): lint, ansible-test sanity, pytest
 
 lint: yamllint ruff ansible-lint ## yamllint + ruff + ansible-lint (production profile)
 

@@ -1,5 +1,5 @@
-# Copyright: (c) 2026, Data-Mill maintainers
-# Apache License 2.0 (see LICENSE)
+# Copyright: (c) 2026, datamill.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pure helpers for the datamill.platform component catalog.
 
 The catalog is data (``roles/catalog/vars/components/<name>.yml``, one file per component, plus profiles in

@@ -1,5 +1,5 @@
-# Copyright: (c) 2026, Data-Mill maintainers
-# Apache License 2.0 (see LICENSE)
+# Copyright: (c) 2026, datamill.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The deployment planner: inventory (profile + overrides + size) + catalog -> ordered, validated plan.
 
 Pure functions on plain data. ``build_plan`` resolves the enabled set (profile, user overrides, dependencies and

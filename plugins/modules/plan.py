@@ -1,6 +1,6 @@
 #!/usr/bin/python
-# Copyright: (c) 2026, Data-Mill maintainers
-# Apache License 2.0 (see LICENSE)
+# Copyright: (c) 2026, datamill.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 

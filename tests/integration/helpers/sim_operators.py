@@ -6,9 +6,10 @@ operator would (status conditions), in a background thread, while ``ansible-play
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 # (group, version, plural) -> status that operator writes when the resource is ready
@@ -64,7 +65,7 @@ class SimulatedOperators:
         self._thread.join(timeout=5)
 
     def tick(self):
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         for (group, version, plural), status in READY_STATUS.items():
             try:
                 items = self.api.list_cluster_custom_object(group, version, plural)["items"]
@@ -84,10 +85,8 @@ class SimulatedOperators:
 
     def _run(self):
         while not self._stop.is_set():
-            try:
+            with contextlib.suppress(Exception):  # the cluster is busy; try again next tick
                 self.tick()
-            except Exception:  # the cluster is busy; try again next tick
-                pass
             self._stop.wait(self.interval)
 
 

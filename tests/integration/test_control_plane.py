@@ -232,3 +232,28 @@ def test_failure_stages_selected_by_annotation(kube_cluster, k8s_namespace, defa
         assert status.state.running is not None
     time.sleep(1.5)  # nothing flips it to Ready later
     assert core.read_namespaced_pod("p", k8s_namespace).status.phase == phase
+
+
+def test_node_stage_annotation_keeps_a_node_not_ready(kube_cluster, tmp_path):
+    from kubernetes import client
+
+    name = f"flaky-{secrets.token_hex(3)}"
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(
+        yaml.safe_dump(
+            {"name": name, "nodes": [{"name": "n", "annotations": {"datamill.test/node-stage": "not-ready"}}]}
+        )
+    )
+    names = kube_cluster.apply_fleet(fleet)
+    try:
+        core = client.CoreV1Api(kube_cluster.api_client())
+
+        def ready_status():
+            node = core.read_node(names[0])
+            return next((c.status for c in node.status.conditions or [] if c.type == "Ready"), None)
+
+        assert wait_for(lambda: ready_status() == "False", 60, "node NotReady")
+        time.sleep(1.5)
+        assert ready_status() == "False"
+    finally:
+        kube_cluster.delete_nodes(names)

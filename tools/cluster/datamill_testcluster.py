@@ -265,7 +265,18 @@ class NodeSpec:
     taints: list[dict[str, str]] = field(default_factory=list)
     capacity: dict[str, str] = field(default_factory=dict)
 
-    def manifest(self) -> dict[str, Any]:
+    @property
+    def internal_ip(self) -> str:
+        """A stable address in 10.128.0.0/9 derived from the node name (distinct across fleets in practice)."""
+        value = int.from_bytes(hashlib.sha256(self.name.encode()).digest()[:4], "big") & 0x7FFFFF
+        return f"10.{128 + (value >> 16)}.{(value >> 8) & 0xFF}.{max(1, value & 0xFF)}"
+
+    def manifest(self, now: str | None = None) -> dict[str, Any]:
+        """The Node as a kubelet would register it: already Ready, so kwok has nothing to do at scale.
+
+        A node annotated ``datamill.test/node-stage`` gets no conditions: kwok's stages decide them.
+        """
+        now = now or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         annotations = {"kwok.x-k8s.io/node": "fake", **self.annotations}
         labels = {
             "kubernetes.io/hostname": self.name,
@@ -277,12 +288,44 @@ class NodeSpec:
         spec: dict[str, Any] = {}
         if self.taints:
             spec["taints"] = self.taints
+        status: dict[str, Any] = {
+            "capacity": dict(self.capacity),
+            "allocatable": dict(self.capacity),
+            "addresses": [
+                {"type": "InternalIP", "address": self.internal_ip},
+                {"type": "Hostname", "address": self.name},
+            ],
+            "nodeInfo": {
+                "architecture": "amd64",
+                "operatingSystem": "linux",
+                "osImage": "datamill simulated node",
+                "kernelVersion": "simulated",
+                "kubeletVersion": "v1.36.3",
+                "kubeProxyVersion": "v1.36.3",
+                "containerRuntimeVersion": "kwok://v0.8.0",
+                "machineID": "",
+                "systemUUID": "",
+                "bootID": "",
+            },
+        }
+        if NODE_STAGE_ANNOTATION not in annotations:
+            status["conditions"] = [
+                {
+                    "type": kind,
+                    "status": "True" if kind == "Ready" else "False",
+                    "reason": "KubeletReady" if kind == "Ready" else f"KubeletHasNo{kind}",
+                    "message": "simulated by datamill_testcluster",
+                    "lastHeartbeatTime": now,
+                    "lastTransitionTime": now,
+                }
+                for kind in ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
+            ]
         return {
             "apiVersion": "v1",
             "kind": "Node",
             "metadata": {"name": self.name, "labels": labels, "annotations": annotations},
             "spec": spec,
-            "status": {"capacity": dict(self.capacity), "allocatable": dict(self.capacity)},
+            "status": status,
         }
 
 
@@ -942,18 +985,22 @@ class Cluster:
         }
 
     # test helpers ---------------------------------------------------------------------------------
-    def apply_fleet(self, name_or_path: str | Path, workers: int = 16) -> list[str]:
-        """Create (or update) the fleet's Node objects and their capacity; returns node names."""
+    def apply_fleet(self, name_or_path: str | Path, workers: int = 8) -> list[str]:
+        """Create (or update) the fleet's Node objects with capacity and Ready status; returns node names."""
         nodes = load_fleet(name_or_path)
         api = self.api
 
         def one(node: NodeSpec) -> None:
             manifest = node.manifest()
+            status, _ = api.request("POST", "/api/v1/nodes", body=manifest, ok=(201, 409))
+            if status == 201:
+                return
+            # Already there (fleet applied again): update labels/taints and capacity, keep its conditions.
             api.apply(f"/api/v1/nodes/{node.name}", {k: v for k, v in manifest.items() if k != "status"})
             api.request(
                 "PATCH",
                 f"/api/v1/nodes/{node.name}/status",
-                body={"status": manifest["status"]},
+                body={"status": {k: manifest["status"][k] for k in ("capacity", "allocatable")}},
                 content_type="application/merge-patch+json",
             )
 

@@ -23,6 +23,26 @@ def test_default_fleet_is_three_cpu_nodes():
     assert manifest["metadata"]["annotations"]["kwok.x-k8s.io/node"] == "fake"
     assert manifest["metadata"]["labels"]["kubernetes.io/hostname"] == "default-cpu-0"
     assert "nvidia.com/gpu" not in manifest["status"]["allocatable"]
+    conditions = {c["type"]: c["status"] for c in manifest["status"]["conditions"]}
+    assert conditions == {
+        "Ready": "True",
+        "MemoryPressure": "False",
+        "DiskPressure": "False",
+        "PIDPressure": "False",
+        "NetworkUnavailable": "False",
+    }
+    assert manifest["status"]["addresses"][0]["address"].startswith("10.")
+
+
+def test_node_stage_annotation_leaves_conditions_to_kwok():
+    node = tc.NodeSpec("n", annotations={tc.NODE_STAGE_ANNOTATION: "not-ready"}, capacity={"cpu": "1"})
+    assert "conditions" not in node.manifest()["status"]
+
+
+def test_internal_ips_are_stable_and_mostly_distinct():
+    ips = {n.internal_ip for n in tc.load_fleet("large")}
+    assert len(ips) > 4990
+    assert tc.NodeSpec("a").internal_ip == tc.NodeSpec("a").internal_ip
 
 
 def test_large_fleet_has_5000_nodes():

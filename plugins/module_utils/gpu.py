@@ -55,6 +55,7 @@ LABEL_PREFIXES_OF_INTEREST = (
     "datamill.io/",
     "node.kubernetes.io/instance-type",
     "beta.kubernetes.io/instance-type",
+    "feature.node.kubernetes.io/pci-",
 )
 NFD_PCI = re.compile(r"^feature\.node\.kubernetes\.io/pci-(?:([0-9a-f]{4})_)?([0-9a-f]{4})(?:_[0-9a-f]{4})*\.present$")
 MIG_LABEL = re.compile(r"^nvidia\.com/mig-([0-9a-z.+-]+)\.count$")
@@ -95,13 +96,23 @@ def parse_quantity(value):
     return number * Decimal(_SUFFIX[match.group(2) or ""])
 
 
+_QTY_CACHE = {}
+
+
 def _qty_int(value, scale=1, default=0):
+    """Quantity -> int (floor) after scaling; cached because fleets repeat the same few quantities."""
     if value is None:
         return default
-    try:
-        return int((parse_quantity(value) * scale).to_integral_value(rounding="ROUND_FLOOR"))
-    except ValueError:
-        return default
+    key = (value if isinstance(value, str) else repr(value), scale)
+    cached = _QTY_CACHE.get(key)
+    if cached is None:
+        try:
+            cached = int((parse_quantity(value) * scale).to_integral_value(rounding="ROUND_FLOOR"))
+        except ValueError:
+            cached = False
+        if len(_QTY_CACHE) < 65536:
+            _QTY_CACHE[key] = cached
+    return default if cached is False else cached
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -312,6 +323,8 @@ def host_facts(
 # cluster side
 # ---------------------------------------------------------------------------------------------------------------
 def resource_vendor(name):
+    if "/" not in name:
+        return None  # cpu, memory, pods, ephemeral-storage, hugepages-*
     for prefix, vendor in RESOURCE_VENDORS:
         if name.startswith(prefix):
             return vendor
@@ -352,26 +365,28 @@ def node_record(node):
         if source not in sources:
             sources.append(source)
 
+    has_amd = has_intel = False
     for key, val in labels.items():
-        match = NFD_PCI.match(key)
-        if match and str(val).lower() == "true":
-            pci_class, vid = match.group(1), match.group(2)
-            if vid in VENDORS and (pci_class is None or pci_class in GPU_CLASSES):
-                if vid == "8086" and pci_class == "0300":
-                    continue  # Intel integrated graphics: not an accelerator unless the plugin says so
-                if vid == "8086" and pci_class is None:
-                    continue  # pci-8086.present is on nearly every Intel host
-                vote(VENDORS[vid], "nfd")
+        if key.startswith("feature.node.kubernetes.io/pci-"):
+            match = NFD_PCI.match(key)
+            if match and str(val).lower() == "true":
+                pci_class, vid = match.group(1), match.group(2)
+                if vid in VENDORS and (pci_class is None or pci_class in GPU_CLASSES):
+                    if vid == "8086" and pci_class in ("0300", None):
+                        # Intel integrated graphics (0300) and pci-8086.present are on nearly every Intel host
+                        continue
+                    vote(VENDORS[vid], "nfd")
+        elif key.startswith("amd.com/gpu."):
+            has_amd = True
+        elif key.startswith("gpu.intel.com/"):
+            has_intel = True
     if labels.get("nvidia.com/gpu.present") == "true":
         vote("nvidia", "gpu-operator")
     if "nvidia.com/gpu.product" in labels or "nvidia.com/gpu.count" in labels:
         vote("nvidia", "gpu-feature-discovery")
-    if any(k.startswith("amd.com/gpu.") for k in labels):
+    if has_amd:
         vote("amd", "amd-labeller")
-    if (
-        any(k.startswith("gpu.intel.com/") for k in labels)
-        or labels.get("intel.feature.node.kubernetes.io/gpu") == "true"
-    ):
+    if has_intel or labels.get("intel.feature.node.kubernetes.io/gpu") == "true":
         vote("intel", "intel-gpu-plugin")
     cloud = labels.get("cloud.google.com/gke-accelerator") or labels.get("k8s.amazonaws.com/accelerator")
     if cloud:
@@ -499,7 +514,7 @@ def node_record(node):
             "pods": _qty_int(alloc.get("pods")),
             "gpus": gpus_alloc,
         },
-        "labels": {k: v for k, v in labels.items() if k.startswith(LABEL_PREFIXES_OF_INTEREST) or NFD_PCI.match(k)},
+        "labels": {k: v for k, v in labels.items() if k.startswith(LABEL_PREFIXES_OF_INTEREST)},
         "problems": [],
     }
     _node_problems(record, capacity_gpus, blocking)

@@ -48,7 +48,7 @@ def synthetic_fleet(count: int) -> list[dict]:
 def bench_pure(count: int, reps: int) -> None:
     nodes = synthetic_fleet(count)
     times = []
-    for _ in range(reps):
+    for _rep in range(reps):
         start = time.perf_counter()
         records = [gpu.node_record(n) for n in nodes]
         totals = gpu.summarize(records)
@@ -71,7 +71,7 @@ def bench_host(reps: int) -> None:
     try:
         roots = hosttree.materialize(doc, root)
         times = []
-        for _ in range(reps):
+        for _rep in range(reps):
             start = time.perf_counter()
             facts = gpu.host_facts(**roots)
             times.append(time.perf_counter() - start)
@@ -97,7 +97,7 @@ def bench_cluster(kubeconfig: str | None, fleet: str) -> None:
         print(f"applied fleet {fleet}: {len(names)} nodes in {time.monotonic() - start:.1f}s")
         client = kube.Client(kube.build_configuration({"kubeconfig": str(harness.kubeconfig)}))
         times = []
-        for _ in range(3):
+        for _rep in range(3):
             client.calls = 0
             start = time.perf_counter()
             nodes, _rv = client.list_all("/api/v1/nodes", limit=500)

@@ -82,7 +82,7 @@ class Runner:
         )
 
     def result(self) -> tuple[dict[str, Any], float]:
-        out, _ = self.proc.communicate(timeout=900)
+        out, _err = self.proc.communicate(timeout=900)
         if not self.stamp.exists():
             raise RuntimeError(f"playbook failed:\n{out.decode(errors='replace')[-3000:]}")
         return json.loads(self.out.read_text()), float(self.stamp.read_text())
@@ -301,9 +301,9 @@ def scenario_api_calls(cluster, work: Path, count: int) -> tuple[dict[str, int],
         api.request("POST", f"/apis/apps/v1/namespaces/{ns}/deployments", body=dep)
     time.sleep(5)
     comp = [{"name": "svc", "namespace": ns, "label_selector": "bench=1"}]
-    ra, _ = Runner(work, "datamill.platform.component_ready", ours(cluster.kubeconfig, comp, timeout=120)).result()
+    ra, _stamp = Runner(work, "datamill.platform.component_ready", ours(cluster.kubeconfig, comp, timeout=120)).result()
     before = metrics_total(api, "deployments")
-    rb, _ = Runner(
+    rb, _stamp = Runner(
         work,
         "kubernetes.core.k8s",
         peer(cluster.kubeconfig, [dict(d, metadata=dict(d["metadata"], namespace=ns)) for d in deps], 120),

@@ -22,7 +22,7 @@ description:
   - Each component gets its own verdict; one failing does not stop waiting for the others. The task fails at
     the end, listing every failed or timed-out component with object, container and reason.
 author:
-  - datamill.platform contributors
+  - datamill.platform contributors (@datamill-platform)
 extends_documentation_fragment:
   - datamill.platform.kube_auth
   - datamill.platform.attributes

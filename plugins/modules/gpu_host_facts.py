@@ -17,7 +17,7 @@ description:
     and CRI-O runtime configuration, CDI specs) for configuring the container runtime.
   - Returns C(ansible_facts.datamill_gpu).
 author:
-  - datamill.platform contributors
+  - datamill.platform contributors (@datamill-platform)
 extends_documentation_fragment:
   - datamill.platform.attributes
   - datamill.platform.attributes.INFO_MODULE

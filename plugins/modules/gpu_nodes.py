@@ -21,7 +21,7 @@ description:
     GPUs allocatable on a cordoned node, or a taint that GPU pods will not tolerate automatically.
   - Optionally reconciles a label set and a taint on GPU nodes, idempotently, with check mode and diff.
 author:
-  - datamill.platform contributors
+  - datamill.platform contributors (@datamill-platform)
 extends_documentation_fragment:
   - datamill.platform.kube_auth
   - datamill.platform.attributes

@@ -260,6 +260,19 @@ class Client:
         plural, namespaced = found[kind]
         return api_version, plural, namespaced
 
+    def preferred_version(self, group):
+        """``group`` -> its preferred ``group/version`` (None when the group is not served); cached."""
+        key = f"group:{group}"
+        if key not in self._discovery:
+            try:
+                doc = self.request("GET", f"/apis/{group}", verb="discovery")
+            except KubeError as exc:
+                if exc.status != 404:
+                    raise
+                doc = {}
+            self._discovery[key] = (doc.get("preferredVersion") or {}).get("groupVersion")
+        return self._discovery[key]
+
     @staticmethod
     def collection_path(api_version, plural, namespace=None):
         prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
@@ -486,6 +499,20 @@ class ReadinessWaiter:
             }
         return key
 
+    def _guess_api_version(self, kind):
+        """A custom kind named without apiVersion: find its group in the rules, its version by discovery."""
+        groups = sorted({key.rsplit("/", 1)[0] for key in self.rules if "/" in key and key.rsplit("/", 1)[1] == kind})
+        for group in groups:
+            version = self.client.preferred_version(group)
+            if version:
+                return version
+        raise KubeError(
+            f"kind {kind} is not a built-in kind and no served API group has a rule for it: "
+            "give it as group/version/Kind (e.g. kafka.strimzi.io/v1/Kafka)",
+            status=404,
+            reason="UnknownKind",
+        )
+
     def plan(self):
         need_storage_classes = False
         for comp in self.components:
@@ -493,8 +520,11 @@ class ReadinessWaiter:
             namespace = comp.get("namespace")
             use_selector = comp.get("label_selector") is not None or not comp.get("resources")
             if use_selector:
-                for api_version, kind in comp.get("kinds") or []:
+                for given_version, kind in comp.get("kinds") or []:
                     try:
+                        api_version = given_version
+                        if not api_version and kind not in BUILTIN_KINDS:
+                            api_version = self._guess_api_version(kind)
                         av, plural, namespaced = self.client.resource(api_version, kind)
                     except KubeError as exc:
                         plan["errors"].append({"kind": kind, "name": "*", "namespace": namespace or "", "error": exc})

@@ -50,7 +50,8 @@ options:
         type: str
       kinds:
         description:
-          - Kinds listed by O(components[].label_selector). A built-in kind by name (V(Deployment)) or
+          - Kinds listed by O(components[].label_selector). A built-in kind by name (V(Deployment)), a custom kind
+            by name when a rule knows its group (V(Kafka); the version comes from discovery), or
             V(apiVersion/Kind) for any other (V(kafka.strimzi.io/v1/Kafka)).
         type: list
         elements: str

@@ -217,3 +217,17 @@ def test_parse_kind(text, expected):
     from ansible_collections.datamill.platform.plugins.modules.component_ready import parse_kind
 
     assert parse_kind(text) == expected
+
+
+def test_custom_kind_by_name_uses_rules_and_discovery():
+    class Discovering(FakeClient):
+        def preferred_version(self, group):
+            self._count("discovery")
+            return {"kafka.strimzi.io": "kafka.strimzi.io/v1"}.get(group)
+
+    client = Discovering({TOPICS: [topic(True)]}, SERVED)
+    res = kube.ReadinessWaiter(client, [comp("t", label_selector="a=b", kinds=[(None, "KafkaTopic")])]).run(1)
+    assert res["components"][0]["status"] == rd.CURRENT
+    unknown = kube.ReadinessWaiter(client, [comp("w", label_selector="a=b", kinds=[(None, "Widget")])]).run(1)
+    assert unknown["components"][0]["status"] == rd.FAILED
+    assert "give it as group/version/Kind" in unknown["components"][0]["message"]

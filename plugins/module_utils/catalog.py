@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pure helpers for the datamill.platform component catalog.
 
-The catalog is data (``roles/catalog/vars/components/<name>.yml``, one file per component, plus profiles in
+The catalog is data (``roles/catalog/files/components/<name>.yml``, one file per component, plus profiles in
 ``roles/catalog/vars/main.yml``). This module validates that data and parses the Kubernetes quantities in it.
 No Ansible or Kubernetes imports: everything here is unit-tested on plain dicts.
 """
@@ -46,6 +46,7 @@ OPTIONAL_KEYS = (
     "tasks",
     "images",
     "opt_in",
+    "secrets",
     "pod_security",
 )
 READINESS_KEYS = ("label_selector", "kinds", "resources", "wait_for")
@@ -158,7 +159,7 @@ def deep_merge(base, override):
 
 
 def _file_of(name):
-    return f"roles/catalog/vars/components/{name}.yml"
+    return f"roles/catalog/files/components/{name}.yml"
 
 
 def validate_component(name, entry, layers=None):
@@ -243,7 +244,7 @@ def validate_catalog(catalog):
     errors = []
     components = catalog.get("components") or {}
     if not components:
-        errors.append("the catalog has no components (roles/catalog/vars/components/*.yml)")
+        errors.append("the catalog has no components (roles/catalog/files/components/*.yml)")
     layers = set(LAYER_ORDER)
     provided = {}
     for name, entry in sorted(components.items()):
@@ -299,7 +300,7 @@ def load_catalog_dir(role_dir):
     import yaml  # local import: module_utils shipped to targets must not need PyYAML at import time
 
     components = {}
-    comp_dir = os.path.join(role_dir, "vars", "components")
+    comp_dir = os.path.join(role_dir, "files", "components")
     for fname in sorted(os.listdir(comp_dir)):
         if fname.endswith(".yml"):
             with open(os.path.join(comp_dir, fname), encoding="utf-8") as handle:

@@ -228,7 +228,7 @@ def order_waves(graph, layer_of=None):
         raise PlanError(
             [
                 "dependency cycle: " + " -> ".join(cycle) + ". Fix: remove one of these depends_on entries in "
-                "roles/catalog/vars/components/<name>.yml (a component cannot wait for itself)."
+                "roles/catalog/files/components/<name>.yml (a component cannot wait for itself)."
             ]
         )
     wave = {}
@@ -474,7 +474,8 @@ def build_plan(
                 spec["namespace"] = namespaces[name]
                 spec["label_selector"] = readiness["label_selector"]
             if readiness.get("kinds"):
-                spec["kinds"] = list(readiness["kinds"])
+                # Pods are always listed too, so a crash-looping pod is named with its container and reason.
+                spec["kinds"] = list(readiness["kinds"]) + ([] if "Pod" in readiness["kinds"] else ["Pod"])
             spec["resources"] = [
                 dict(ref, namespace=ref.get("namespace") or namespaces[name])
                 for ref in readiness.get("resources") or []
@@ -507,6 +508,13 @@ def build_plan(
                     "values": values,
                     "settings": settings,
                     "credentials": entry.get("credentials") or [],
+                    # Every Secret a consumer may read: generated credentials, operator-written Secrets, and one
+                    # per user declared in the settings (Strimzi names a KafkaUser's Secret after the user).
+                    "secrets": sorted(
+                        {c["secret"] for c in entry.get("credentials") or []}
+                        | set(substitute(entry.get("secrets") or [], ctx))
+                        | {u["name"] for u in settings.get("users") or [] if isinstance(u, dict) and u.get("name")}
+                    ),
                     "endpoints": endpoints[name],
                     "network": entry.get("network") or {},
                     "readiness": spec,

@@ -74,7 +74,7 @@ attributes:
     support: none
     description: Nothing to diff.
 notes:
-  - The catalog lives in the collection at C(roles/catalog/vars/components/<name>.yml); see C(docs/catalog.md).
+  - The catalog lives in the collection at C(roles/catalog/files/components/<name>.yml); see C(docs/catalog.md).
 """
 
 EXAMPLES = r"""

@@ -97,3 +97,21 @@ def wait_for(predicate, timeout=30.0, interval=0.5):
             return True
         time.sleep(interval)
     return False
+
+
+def main(argv=None):
+    """Run the simulated operators for ``--duration`` seconds (molecule's prepare starts it in the background)."""
+    import argparse
+
+    from kubernetes import config
+
+    parser = argparse.ArgumentParser(description="Mark storage/ingestion custom resources ready, like operators")
+    parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--duration", type=float, default=1800.0)
+    args = parser.parse_args(argv)
+    with SimulatedOperators(config.new_client_from_config(config_file=args.kubeconfig)):
+        time.sleep(args.duration)
+
+
+if __name__ == "__main__":
+    main()

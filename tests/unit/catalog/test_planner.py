@@ -47,7 +47,7 @@ def test_shipped_catalog_is_valid(catalog):
 
 
 def test_every_component_file_holds_exactly_its_own_entry():
-    for path in sorted((REPO / "roles/catalog/vars/components").glob("*.yml")):
+    for path in sorted((REPO / "roles/catalog/files/components").glob("*.yml")):
         data = yaml.safe_load(path.read_text())
         assert list(data) == [path.stem], f"{path} must define only {path.stem!r}"
 
@@ -310,3 +310,18 @@ def test_skip_undeployable_drops_them_from_waves_and_totals(catalog):
     assert plan["totals"]["cpu"] < full["totals"]["cpu"]
     assert [c["wave"] for c in plan["components"]] == sorted(c["wave"] for c in plan["components"])
     assert "skipped (datamill_skip_undeployable): superset" in plan["table"]
+
+
+def test_readiness_kinds_always_include_pods(catalog):
+    plan = planner.build_plan(catalog, "datalake", {}, "small")
+    assert comp(plan, "lakefs")["readiness"]["kinds"] == ["Deployment", "Pod"]
+    assert "kinds" not in comp(plan, "postgres")["readiness"]
+
+
+def test_secrets_listed_for_consumers(catalog):
+    users = [{"name": "ingest-app"}]
+    plan = planner.build_plan(catalog, "streaming", {"kafka": {"settings": {"users": users}}}, "small")
+    assert comp(plan, "kafka")["secrets"] == ["datamill-cluster-ca-cert", "ingest-app"]
+    assert comp(plan, "rabbitmq")["secrets"] == ["datamill-rabbitmq-default-user"]
+    lake = planner.build_plan(catalog, "datalake", {}, "small")
+    assert comp(lake, "lakefs")["secrets"] == ["lakefs-auth"]

@@ -41,6 +41,7 @@ import secrets
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,11 @@ def _clean_orphans(tmp_root: Path) -> None:
         owner = tc.read_pid_file(state / "owner.pid")
         if owner and tc.read_cmdline(owner) is not None:
             continue  # another live session (maybe another helper's pytest) owns it
+        try:
+            if owner is None and time.time() - state.stat().st_mtime < 120:
+                continue  # just created by a session that has not written owner.pid yet
+        except FileNotFoundError:
+            continue
         tc.stop_from_pid_files(state)
         shutil.rmtree(state, ignore_errors=True)
 

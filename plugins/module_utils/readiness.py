@@ -807,6 +807,28 @@ def _check_value(val, text):
     return val
 
 
+_RS_IN_MESSAGE = re.compile(r'ReplicaSet "([^"]+)"')
+
+
+def current_revision(obj):
+    """``(label, value)`` marking pods of a controller's newest revision, or None when it cannot be known.
+
+    StatefulSet: ``controller-revision-hash`` = ``status.updateRevision``. Deployment: ``pod-template-hash`` of
+    the new ReplicaSet named in the ``Progressing`` condition (``ReplicaSet "web-5d8f" is progressing.``).
+    """
+    kind = obj.get("kind")
+    if kind == "StatefulSet":
+        rev = get_path(obj, "status.updateRevision")
+        return ("controller-revision-hash", rev) if rev else None
+    if kind == "Deployment":
+        message = (conditions_of(obj).get("Progressing") or {}).get("message") or ""
+        match = _RS_IN_MESSAGE.search(message)
+        name = (obj.get("metadata") or {}).get("name", "")
+        if match and name and match.group(1).startswith(name + "-"):
+            return ("pod-template-hash", match.group(1)[len(name) + 1 :])
+    return None
+
+
 def aggregate(entries, now, options=None, rules=None, context=None):
     """Evaluate a component's objects.
 
@@ -839,13 +861,39 @@ def aggregate(entries, now, options=None, rules=None, context=None):
         item["_obj"] = obj
         objects.append(item)
 
+    # Pods of an older revision (a rollout replacing crash-looping pods) neither count nor fail the controller.
+    for item in objects:
+        obj = item["_obj"]
+        if obj is None or item["kind"] not in POD_CONTROLLERS:
+            continue
+        generation = (obj.get("metadata") or {}).get("generation")
+        observed = get_path(obj, "status.observedGeneration", None)
+        stale = generation is not None and observed is not None and generation != observed
+        revision = None if stale else current_revision(obj)
+        if not stale and revision is None:
+            continue
+        selector = get_path(obj, "spec.selector", None)
+        for pobj, pitem in pods:
+            labels = (pobj.get("metadata") or {}).get("labels") or {}
+            if pitem["namespace"] != item["namespace"] or not selector_matches(selector, labels):
+                continue
+            if stale:
+                # the controller has not acted on the latest spec yet: its pods say nothing about it
+                pitem["_counts"] = False
+                pitem["_outdated"] = True
+                pitem["message"] = f"{pitem['message']} (controller has not observed the latest spec, ignored)"
+            elif labels.get(revision[0], revision[1]) != revision[1]:
+                pitem["_counts"] = False
+                pitem["_outdated"] = True
+                pitem["message"] = f"{pitem['message']} (old revision, ignored)"
+
     for item in objects:
         obj = item["_obj"]
         if obj is None or item["kind"] not in POD_CONTROLLERS or item["status"] in (CURRENT, FAILED):
             continue
         selector = get_path(obj, "spec.selector", None)
         for pobj, pitem in pods:
-            if pitem["status"] != FAILED or pitem["namespace"] != item["namespace"]:
+            if pitem["status"] != FAILED or pitem["namespace"] != item["namespace"] or pitem.get("_outdated"):
                 continue
             if selector_matches(selector, (pobj.get("metadata") or {}).get("labels")):
                 item["status"] = FAILED
@@ -880,6 +928,7 @@ def aggregate(entries, now, options=None, rules=None, context=None):
         o.pop("_counts", None)
         o.pop("_obj", None)
         o.pop("_attributed", None)
+        o.pop("_outdated", None)
     return {"status": status, "message": message, "objects": objects}
 
 

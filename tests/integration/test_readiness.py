@@ -316,3 +316,30 @@ def test_bad_input_gives_clear_errors(kube_cluster, k8s_namespace, nodes, tmp_pa
     )
     assert unreachable["failed"] and "cannot reach the Kubernetes API" in unreachable["msg"]
     assert "Traceback" not in json.dumps(unreachable)
+
+
+def test_rollout_fixing_a_crashloop_becomes_current(kube_cluster, k8s_namespace, nodes, api, tmp_path):
+    create(api, k8s_namespace, deployment("fixme", replicas=2, stage="crashloop"))
+    args = {
+        **auth(kube_cluster),
+        "timeout": 120,
+        "components": [
+            {
+                "name": "fixme",
+                "namespace": k8s_namespace,
+                "resources": [{"api_version": "apps/v1", "kind": "Deployment", "name": "fixme"}],
+            }
+        ],
+    }
+    broken = run_module("datamill.platform.component_ready", args, tmp_path)
+    assert broken["failed"] and "CrashLoopBackOff" in broken["msg"]
+    # the fix: a new pod template without the crash; old crash-looping pods linger during the rollout
+    api.request(
+        "PATCH",
+        f"/apis/apps/v1/namespaces/{k8s_namespace}/deployments/fixme",
+        body={"spec": {"template": {"metadata": {"annotations": {"datamill.test/stage": None}}}}},
+        content_type="application/merge-patch+json",
+    )
+    fixed = run_module("datamill.platform.component_ready", args, tmp_path)
+    assert not fixed.get("failed"), fixed.get("msg")
+    assert fixed["components"][0]["status"] == "Current"

@@ -187,3 +187,56 @@ def test_builtin_rules_cover_the_brief():
         "minio.min.io/Tenant",
     ):
         assert key in keys
+
+
+def _rollout(new_hash="new1"):
+    deploy = _deploy(ready=0)
+    deploy["status"]["conditions"] = [
+        {
+            "type": "Progressing",
+            "status": "True",
+            "reason": "ReplicaSetUpdated",
+            "message": f'ReplicaSet "api-{new_hash}" is progressing.',
+        }
+    ]
+    return deploy
+
+
+def _hashed_pod(name, pod_hash, waiting=None):
+    pod = _pod(name, waiting)
+    pod["metadata"]["labels"] = {"app": "api", "pod-template-hash": pod_hash}
+    return pod
+
+
+def test_rollout_away_from_crashlooping_pods_is_not_failed():
+    entries = [
+        {"obj": _rollout()},
+        {"obj": _hashed_pod("api-old1-a", "old1", "CrashLoopBackOff")},
+        {"obj": _hashed_pod("api-new1-b", "new1")},
+    ]
+    res = rd.aggregate(entries, NOW)
+    assert res["status"] == rd.IN_PROGRESS, res
+    old = next(o for o in res["objects"] if o["name"] == "api-old1-a")
+    assert old["status"] == rd.FAILED and "old revision, ignored" in old["message"]
+
+
+def test_new_revision_crashloop_still_fails():
+    entries = [{"obj": _rollout()}, {"obj": _hashed_pod("api-new1-b", "new1", "CrashLoopBackOff")}]
+    res = rd.aggregate(entries, NOW)
+    assert res["status"] == rd.FAILED
+    assert res["objects"][0]["reason"] == "CrashLoopBackOff"
+
+
+def test_statefulset_revision_from_status():
+    sts = {"kind": "StatefulSet", "status": {"updateRevision": "db-7c9"}}
+    assert rd.current_revision(sts) == ("controller-revision-hash", "db-7c9")
+    assert rd.current_revision({"kind": "DaemonSet"}) is None
+
+
+def test_pods_of_a_controller_with_unobserved_spec_are_ignored():
+    deploy = _rollout(new_hash="old1")
+    deploy["metadata"]["generation"] = 2  # fix just applied; the controller still reports generation 1
+    entries = [{"obj": deploy}, {"obj": _hashed_pod("api-old1-a", "old1", "CrashLoopBackOff")}]
+    res = rd.aggregate(entries, NOW)
+    assert res["status"] == rd.IN_PROGRESS, res
+    assert res["objects"][0]["reason"] == "LatestGenerationNotObserved"

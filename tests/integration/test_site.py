@@ -1,0 +1,94 @@
+"""site.yml end to end against the test control plane in rehearsal (inventories/sim).
+
+validate -> existing cluster -> gpu_stack -> layers -> status. No operator runs in the test cluster: the
+upstream CRDs come from ../shared/crds and ``SimulatedOperators`` marks the custom resources ready.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from helpers.sim_operators import SimulatedOperators  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+ANSIBLE_PLAYBOOK = REPO / ".venv" / "bin" / "ansible-playbook"
+CRDS = ["strimzi-1.2.0", "cloudnative-pg-1.30.0", "rabbitmq-cluster-operator-2.22.3", "apicurio-registry-operator"]
+RECAP_RE = re.compile(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
+
+
+def run(cluster, playbook, *extra, timeout=1500):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    cmd = [
+        str(ANSIBLE_PLAYBOOK),
+        "-i",
+        "inventories/sim",
+        playbook,
+        "-e",
+        f"datamill_kubeconfig={cluster.kubeconfig}",
+        "-e",
+        "component_wait_timeout=180",
+        *extra,
+    ]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def recap(output):
+    found = RECAP_RE.findall(output)
+    assert found, output[-3000:]
+    ok, changed, unreachable, failed = (int(x) for x in found[-1])
+    return {"ok": ok, "changed": changed, "unreachable": unreachable, "failed": failed}
+
+
+@pytest.fixture(scope="module")
+def cluster(kube_cluster):
+    for folder in CRDS:
+        kube_cluster.install_crds(folder)
+    nodes = kube_cluster.apply_fleet("default")
+    kube_cluster.wait_nodes_ready(nodes)
+    return kube_cluster
+
+
+def test_site_cluster_gpu_status_rehearsal(cluster):
+    """The cluster/GPU/status part of the site: runs, reports, and a second run changes nothing."""
+    rc, out = run(cluster, "site.yml", "--tags", "cluster,gpu")
+    assert rc == 0, out[-5000:]
+    flat = " ".join(out.split())
+    assert "Inventory OK: target existing" in flat
+    assert "Using existing cluster datamill-sim" in flat
+    assert re.search(r"GPU: (none|operator|device_plugin) - ", flat), out[-3000:]
+    assert "TASK [Show endpoints and where credentials live]" in out
+    rc2, out2 = run(cluster, "site.yml", "--tags", "cluster,gpu")
+    assert rc2 == 0, out2[-3000:]
+    assert recap(out2)["changed"] == 0, out2[-3000:]
+
+
+def test_site_full_rehearsal_then_idempotent(cluster):
+    """validate -> cluster -> GPU -> layers -> status, then a second run with changed=0."""
+    from kubernetes import config
+
+    api_client = config.new_client_from_config(config_file=str(cluster.kubeconfig))
+    with SimulatedOperators(api_client):
+        rc, out = run(cluster, "site.yml")
+        assert rc == 0, out[-6000:]
+        assert "REHEARSAL" in out
+        rc2, out2 = run(cluster, "site.yml")
+    assert rc2 == 0, out2[-6000:]
+    assert recap(out2)["changed"] == 0, out2[-6000:]
+
+
+def test_site_refuses_bad_target_before_any_change(cluster):
+    rc, out = run(cluster, "site.yml", "-e", "datamill_cluster_type=openshift")
+    assert rc != 0
+    assert "datamill_cluster_type=openshift is not a known target" in " ".join(out.split())
+    assert recap(out)["changed"] == 0
+    assert "PLAY [Cloud or existing cluster]" not in out

@@ -43,6 +43,19 @@ targets=(
   "kwokctl|kwok|sigs.k8s.io/kwok/cmd/kwokctl|${kwok_ldflags}"
 )
 
+if ! command -v go >/dev/null 2>&1; then
+  echo "cluster-bins: the Go toolchain (go 1.26+) is needed to build the test control plane; install it or set" \
+       "DATAMILL_CLUSTER_BINS to a directory of prebuilt binaries" >&2
+  exit 1
+fi
+
+# Rebuild everything when the pins change: the stamp is a hash of the module files and versions.
+stamp="$(cat "${HERE}"/modules/*/go.mod "${HERE}"/modules/*/go.sum | sha256sum | cut -c1-16)-${KUBE_VERSION}-${KWOK_VERSION}"
+if [[ -f "${OUT}/.build-stamp" && "$(cat "${OUT}/.build-stamp")" != "${stamp}" ]]; then
+  echo "cluster-bins: pins changed since the last build; rebuilding"
+  for t in "${targets[@]}"; do rm -f "${OUT}/${t%%|*}"; done
+fi
+
 fail=0
 total_start=$(date +%s)
 for t in "${targets[@]}"; do
@@ -62,5 +75,6 @@ for t in "${targets[@]}"; do
     fail=1
   fi
 done
+if [[ "${fail}" == 0 ]]; then echo "${stamp}" > "${OUT}/.build-stamp"; fi
 echo "cluster-bins: done in $(( $(date +%s) - total_start ))s (etcd ${ETCD_VERSION}, kubernetes ${KUBE_VERSION}, kwok ${KWOK_VERSION})"
 exit "${fail}"

@@ -242,7 +242,7 @@ def order_waves(graph, layer_of=None):
     for node in graph:
         depth(node)
     layer_rank = {name: i for i, name in enumerate(LAYER_ORDER)}
-    waves = [[] for _ in range(max(wave.values(), default=-1) + 1)]
+    waves = [[] for _index in range(max(wave.values(), default=-1) + 1)]
     for node, index in wave.items():
         waves[index].append(node)
     for members in waves:
@@ -263,12 +263,12 @@ def substitute(value, context):
         token = match.group(1)
         if token == "namespace":
             return context["namespace"]
-        kind, _, ref = token.partition(":")
+        kind, _sep, ref = token.partition(":")
         if kind == "ns":
             if ref not in context["namespaces"]:
                 raise PlanError([f"placeholder {{{token}}} names unknown component {ref!r}"])
             return context["namespaces"][ref]
-        target, _, key = ref.partition(".")
+        target, _sep, key = ref.partition(".")
         target = context["bindings"].get(target, target)
         endpoints = context["endpoints"].get(target)
         if endpoints is None or key not in endpoints:

@@ -21,7 +21,7 @@ description:
   - Pure computation on the controller; it never contacts the cluster. Use M(datamill.platform.gpu_nodes) to
     obtain O(capacity).
 author:
-  - Data-Mill maintainers
+  - datamill.platform contributors (@datamill-platform)
 options:
   catalog:
     description:

@@ -32,7 +32,10 @@ cluster-test: cluster-bins
 cluster-bench: cluster-bins
 	$(CLUSTER_PY) benchmarks/cluster_bench.py
 
-## Offline demo / rehearsal: cluster + default fleet + upstream CRDs, then the whole site against it
+## Offline demo / rehearsal: cluster + default fleet + upstream CRDs, then the whole site against it while
+## `operators` plays the operators (marks the custom resources the site creates as reconciled)
 sim: cluster-bins
 	$(CLUSTER_TOOL) up --fleet $(CLUSTER_FLEET) $(foreach c,$(CLUSTER_CRDS),--crds $(c))
+	$(CLUSTER_TOOL) operators > .sim/logs/operators.log 2>&1 & ops=$$!; \
+	trap 'kill $$ops 2>/dev/null || true' EXIT; \
 	ANSIBLE_CONFIG=$(CURDIR)/ansible.cfg .venv/bin/ansible-playbook -i inventories/sim $(SIM_PLAYBOOK)

@@ -257,3 +257,32 @@ def test_node_stage_annotation_keeps_a_node_not_ready(kube_cluster, tmp_path):
         assert ready_status() == "False"
     finally:
         kube_cluster.delete_nodes(names)
+
+
+def test_simulated_operators_mark_custom_resources_reconciled(kube_cluster, k8s_namespace):
+    from kubernetes import client
+
+    kube_cluster.install_crds("strimzi-1.2.0")
+    custom = client.CustomObjectsApi(kube_cluster.api_client())
+    for name, notes in (("ok", {}), ("stuck", {"datamill.test/operator": "broken"})):
+        custom.create_namespaced_custom_object(
+            "kafka.strimzi.io",
+            "v1",
+            k8s_namespace,
+            "kafkausers",
+            {
+                "apiVersion": "kafka.strimzi.io/v1",
+                "kind": "KafkaUser",
+                "metadata": {"name": name, "annotations": notes, "labels": {"strimzi.io/cluster": "events"}},
+                "spec": {"authentication": {"type": "scram-sha-512"}},
+            },
+        )
+    patched = kube_cluster.harness.play_operators()
+    assert f"kafkausers/{k8s_namespace}/ok" in patched
+    assert f"kafkausers/{k8s_namespace}/stuck" not in patched
+    ok = custom.get_namespaced_custom_object("kafka.strimzi.io", "v1", k8s_namespace, "kafkausers", "ok")
+    assert ok["status"]["observedGeneration"] == ok["metadata"]["generation"]
+    assert [(c["type"], c["status"]) for c in ok["status"]["conditions"]] == [("Ready", "True")]
+    stuck = custom.get_namespaced_custom_object("kafka.strimzi.io", "v1", k8s_namespace, "kafkausers", "stuck")
+    assert "status" not in stuck or not stuck["status"].get("conditions")
+    assert f"kafkausers/{k8s_namespace}/ok" not in kube_cluster.harness.play_operators()  # idempotent

@@ -73,6 +73,8 @@ FIELD_MANAGER = "datamill-testcluster"
 NODE_STAGE_ANNOTATION = "datamill.test/node-stage"
 POD_STAGE_ANNOTATION = "datamill.test/stage"
 CRD_HASH = "datamill.test/crd-sha256"
+OPERATOR_ANNOTATION = "datamill.test/operator"
+SIM_OPERATORS_FILE = HERE / "sim-operators.yaml"
 METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 
 
@@ -1072,6 +1074,38 @@ class Cluster:
                 time.sleep(0.2)
         return names
 
+    def play_operators(self, entries: list[dict[str, Any]] | None = None) -> list[str]:
+        """One pass: mark every custom resource of the known kinds reconciled; returns what was patched."""
+        entries = load_sim_operators() if entries is None else entries
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        patched = []
+        for entry in entries:
+            base = f"/apis/{entry['group']}/{entry['version']}"
+            try:
+                items = self.api.get(f"{base}/{entry['plural']}")["items"]
+            except ApiError as exc:
+                if exc.status == 404:
+                    continue  # CRD not installed
+                raise
+            for obj in items:
+                patch = desired_status(entry, obj, now)
+                if patch is None:
+                    continue
+                meta = obj["metadata"]
+                path = api_path(
+                    f"{entry['group']}/{entry['version']}", entry["plural"], meta.get("namespace"), meta["name"]
+                )
+                try:
+                    self.api.request(
+                        "PATCH", f"{path}/status", body={"status": patch}, content_type="application/merge-patch+json"
+                    )
+                except ApiError as exc:
+                    if exc.status != 404:
+                        raise
+                    continue
+                patched.append(f"{entry['plural']}/{meta.get('namespace', '')}/{meta['name']}")
+        return patched
+
     def resource_plural(self, api_version: str, kind: str) -> tuple[str, bool]:
         """(plural, namespaced) for ``kind`` from API discovery."""
         path = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
@@ -1087,6 +1121,47 @@ class Cluster:
         plural, namespaced = self.resource_plural(api_version, kind)
         path = api_path(api_version, plural, namespace if namespaced else None, name) + "/status"
         return self.api.request("PATCH", path, body={"status": status}, content_type="application/merge-patch+json")[1]
+
+
+def load_sim_operators(path: Path = SIM_OPERATORS_FILE) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        entries = yaml.safe_load(handle) or []
+    for entry in entries:
+        missing = {"group", "version", "plural"} - set(entry)
+        if missing or set(entry) - {"group", "version", "plural", "conditions", "status"}:
+            raise ClusterError(f"{path}: bad entry {entry!r}")
+    return entries
+
+
+def desired_status(entry: dict[str, Any], obj: dict[str, Any], now: str) -> dict[str, Any] | None:
+    """The status patch that makes ``obj`` look reconciled by its operator, or None when it already does (pure)."""
+    if (obj.get("metadata", {}).get("annotations") or {}).get(OPERATOR_ANNOTATION) == "broken":
+        return None
+    current = obj.get("status") or {}
+    patch: dict[str, Any] = {}
+    generation = obj.get("metadata", {}).get("generation")
+    if generation is not None and current.get("observedGeneration") != generation:
+        patch["observedGeneration"] = generation
+    for key, value in (entry.get("status") or {}).items():
+        if current.get(key) != value:
+            patch[key] = value
+    wanted = list(entry.get("conditions") or [])
+    have = {c.get("type"): c.get("status") for c in current.get("conditions") or []}
+    if any(have.get(kind) != "True" for kind in wanted):
+        others = [c for c in current.get("conditions") or [] if c.get("type") not in wanted]
+        patch["conditions"] = others + [
+            {
+                "type": kind,
+                "status": "True",
+                "reason": "Simulated",
+                "message": "reconciled by datamill_testcluster operators (simulation)",
+                "lastTransitionTime": now,
+                "lastUpdateTime": now,
+                **({"observedGeneration": generation} if generation is not None else {}),
+            }
+            for kind in wanted
+        ]
+    return patch or None
 
 
 def _die_with_parent() -> None:
@@ -1132,6 +1207,9 @@ def main(argv: list[str] | None = None) -> int:
     fleet.add_argument("names", nargs="+")
     crds = sub.add_parser("crds", help="install CRD folders into the running cluster")
     crds.add_argument("folders", nargs="+")
+    ops = sub.add_parser("operators", help="play the operators: mark custom resources reconciled until stopped")
+    ops.add_argument("--interval", type=float, default=1.0)
+    ops.add_argument("--once", action="store_true")
     args = parser.parse_args(argv)
 
     cluster = Cluster(Path(args.state_dir), log=lambda line: print(line, flush=True))
@@ -1156,6 +1234,18 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "crds":
             for folder in args.folders:
                 print(f"crds {folder}: {len(cluster.install_crds(folder))} established")
+        elif args.command == "operators":
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+            entries = load_sim_operators()
+            while True:
+                try:
+                    for line in cluster.play_operators(entries):
+                        print(f"operators: reconciled {line}", flush=True)
+                except (ClusterError, OSError, http.client.HTTPException) as exc:
+                    print(f"operators: {exc}", file=sys.stderr, flush=True)
+                if args.once:
+                    break
+                time.sleep(args.interval)
     except ClusterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -74,3 +74,19 @@ def test_pki_generation(tmp_path):
     for name in ("ca.crt", "ca.key", "apiserver.crt", "apiserver.key", "sa.key", "sa.pub"):
         assert (tmp_path / name).stat().st_size > 0
     assert oct((tmp_path / "sa.key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_api_from_kubeconfig_token_and_ca(tmp_path):
+    import yaml
+
+    tc.generate_pki(tmp_path)
+    doc = tc.kubeconfig_document("https://127.0.0.1:6443", (tmp_path / "ca.crt").read_bytes(), "secret-token")
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(doc))
+    api = tc.Api.from_kubeconfig(path)
+    assert (api.host, api.port, api.token, api.server) == ("127.0.0.1", 6443, "secret-token", "https://127.0.0.1:6443")
+    assert api.context.verify_mode.name == "CERT_REQUIRED"
+    doc["contexts"][0]["context"]["cluster"] = "missing"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(tc.ClusterError, match="no cluster named 'missing'"):
+        tc.Api.from_kubeconfig(path)

@@ -47,18 +47,23 @@ def test_tarball_ships_the_collection_and_no_local_state(built_tarball):
 
 
 def test_installed_tarball_documents_every_module(built_tarball, tmp_path):
+    # A user's machine: no settings of this checkout, an empty collections path nothing else installed.
+    empty_cfg = tmp_path / "ansible.cfg"
+    empty_cfg.write_text("[defaults]\n")
     dest = tmp_path / "collections"
-    _run([BIN / "ansible-galaxy", "collection", "install", "--no-deps", "-p", dest, built_tarball])
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env["ANSIBLE_COLLECTIONS_PATH"] = f"{dest}:{REPO_ROOT / '.collections'}"
-    env["ANSIBLE_CONFIG"] = os.devnull
+    env["ANSIBLE_CONFIG"] = str(empty_cfg)
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(dest)
+    _run(
+        [BIN / "ansible-galaxy", "collection", "install", "--no-deps", "-p", dest, built_tarball], env=env, cwd=tmp_path
+    )
+    installed = dest / "ansible_collections/datamill/platform"
+    assert not installed.is_symlink() and (installed / "MANIFEST.json").is_file()
+    assert (installed / "playbooks/site.yml").is_file()
     listed = _run([BIN / "ansible-doc", "-l", "datamill.platform"], env=env, cwd=tmp_path)
     assert MODULES, "the collection ships modules"
     for module in MODULES:
         assert f"datamill.platform.{module}" in listed
-    # The site playbook is reachable by its collection name after install.
-    site = dest / "ansible_collections/datamill/platform/playbooks/site.yml"
-    assert site.is_file()
 
 
 def test_action_group_lists_real_modules():

@@ -47,7 +47,7 @@ def test_tarball_ships_the_collection_and_no_local_state(built_tarball):
 
 
 def test_installed_tarball_documents_every_module(built_tarball, tmp_path):
-    # A user's machine: no settings of this checkout, an empty collections path nothing else installed.
+    # A user's machine: no settings of this checkout, an empty collections path, nothing else installed.
     empty_cfg = tmp_path / "ansible.cfg"
     empty_cfg.write_text("[defaults]\n")
     dest = tmp_path / "collections"

@@ -48,7 +48,7 @@ def run(cluster, tmp_path, playbook_text, *extra):
     book.write_text(playbook_text)
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     cmd = [str(ANSIBLE_PLAYBOOK), "-i", "inventories/sim", str(book), "-e", f"datamill_kubeconfig={cluster.kubeconfig}"]
-    proc = subprocess.run([*cmd, *extra], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([*cmd, *extra], check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -66,7 +66,10 @@ def test_gpu_operator_planned_for_bare_nvidia_nodes(kube_cluster, tmp_path):
         assert rc == 0, out[-4000:]
         flat = " ".join(out.split())
         assert "GPU: operator - no NVIDIA driver on the hosts" in flat
-        assert "REHEARSAL: would install chart gpu-operator version v26.7.0 from https://helm.ngc.nvidia.com/nvidia" in flat
+        assert (
+            "REHEARSAL: would install chart gpu-operator version v26.7.0 from https://helm.ngc.nvidia.com/nvidia"
+            in flat
+        )
         assert '"driver": {"enabled": true}' in flat
         from kubernetes import client, config
 
@@ -88,9 +91,17 @@ def test_debug_pod_net_and_removal(kube_cluster, tmp_path):
     nodes = kube_cluster.apply_fleet("default")
     kube_cluster.wait_nodes_ready(nodes)
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    base = [str(ANSIBLE_PLAYBOOK), "-i", "inventories/sim", "playbooks/debug.yml",
-            "-e", f"datamill_kubeconfig={kube_cluster.kubeconfig}"]
-    proc = subprocess.run([*base, "-e", "debug_kind=net"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    base = [
+        str(ANSIBLE_PLAYBOOK),
+        "-i",
+        "inventories/sim",
+        "playbooks/debug.yml",
+        "-e",
+        f"datamill_kubeconfig={kube_cluster.kubeconfig}",
+    ]
+    proc = subprocess.run(
+        [*base, "-e", "debug_kind=net"], check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stdout[-4000:]
     from kubernetes import client, config
 
@@ -99,6 +110,13 @@ def test_debug_pod_net_and_removal(kube_cluster, tmp_path):
     assert pod.spec.containers[0].image == "docker.io/nicolaka/netshoot:v0.15"
     assert "NET_ADMIN" in pod.spec.containers[0].security_context.capabilities.add
     assert "exec -it datamill-debug-net" in proc.stdout
-    proc = subprocess.run([*base, "-e", "debug_kind=net", "-e", "debug_state=absent"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [*base, "-e", "debug_kind=net", "-e", "debug_state=absent"],
+        check=False,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]

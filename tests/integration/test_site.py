@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from helpers.sim_operators import SimulatedOperators  # noqa: E402
+from helpers.sim_operators import SimulatedOperators
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ def run(cluster, playbook, *extra, timeout=1500):
         "component_wait_timeout=180",
         *extra,
     ]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.run(cmd, check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
     return proc.returncode, proc.stdout + proc.stderr
 
 

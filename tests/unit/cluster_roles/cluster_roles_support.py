@@ -42,6 +42,7 @@ def run_playbook(
     playbook: str,
     inventory: dict,
     extra: dict | None = None,
+    *,
     args: tuple[str, ...] = (),
     env: dict | None = None,
 ) -> Run:
@@ -61,7 +62,7 @@ def run_playbook(
     full_env.update(env or {})
     (tmp_path / "home").mkdir(exist_ok=True)
     cmd = [str(ANSIBLE_PLAYBOOK), str(book), "-i", str(inv), "-e", f"@{extra_file}", *args]
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=full_env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, check=False, cwd=REPO_ROOT, env=full_env, capture_output=True, text=True, timeout=600)
     return Run(proc.returncode, proc.stdout + proc.stderr)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cluster_roles_support import fake_cli, local_inventory, read_log, run_playbook  # noqa: E402
+from cluster_roles_support import fake_cli, local_inventory, read_log, run_playbook
 
 KUBECONFIG_TEXT = (
     "apiVersion: v1\\nkind: Config\\nclusters:\\n- name: c\\n  cluster: {server: 'https://api.example:443'}\\n"
@@ -182,7 +182,10 @@ def test_kops_aws_create_then_noop(tmp_path):
     assert "containerd" not in groups["nodes"]["spec"]
 
     aws = _calls(log, "aws")
-    assert "s3api create-bucket --bucket datamill-state --region eu-west-1 --create-bucket-configuration LocationConstraint=eu-west-1" in aws
+    assert (
+        "s3api create-bucket --bucket datamill-state --region eu-west-1 "
+        "--create-bucket-configuration LocationConstraint=eu-west-1"
+    ) in aws
     assert "s3api put-bucket-versioning --bucket datamill-state --versioning-configuration Status=Enabled" in aws
     kops = _calls(log, "kops")
     work = tmp_path / "work"
@@ -197,7 +200,9 @@ def test_kops_aws_create_then_noop(tmp_path):
     assert again.rc == 0, again.out[-4000:]
     assert again.changed() == 0, again.out[-4000:]
     kops = _calls(log, "kops")
-    assert not any(c.startswith(("create", "replace", "update cluster --yes", "rolling-update cluster --yes")) for c in kops)
+    assert not any(
+        c.startswith(("create", "replace", "update cluster --yes", "rolling-update cluster --yes")) for c in kops
+    )
     assert not any("create-bucket" in c or "put-bucket-versioning" in c for c in _calls(log, "aws"))
 
 
@@ -220,7 +225,12 @@ def test_kops_spec_change_replaces_updates_and_rolls(tmp_path):
 def test_kops_check_mode_renders_without_calling_mutating_commands(tmp_path):
     env, log = _fakes(tmp_path)
     run = run_playbook(
-        tmp_path, ROLE.format(role="kops_cluster"), local_inventory(), _kops_extra(tmp_path), ("--check", "--diff"), env
+        tmp_path,
+        ROLE.format(role="kops_cluster"),
+        local_inventory(),
+        _kops_extra(tmp_path),
+        args=("--check", "--diff"),
+        env=env,
     )
     assert run.rc == 0, run.out[-4000:]
     assert "nvidiaGPU" in run.out
@@ -252,7 +262,10 @@ def test_kops_gce_gpu_group_and_gcs_store(tmp_path):
     assert gpu["containerd"]["nvidiaGPU"]["enabled"] is True
     assert gpu["zones"] == ["europe-west4-a"] and gpu["subnets"] == ["europe-west4"]
     gcloud = _calls(log, "gcloud")
-    assert any(c.startswith("storage buckets create gs://datamill-state --project=datamill-project --location=europe-west4") for c in gcloud)
+    assert any(
+        c.startswith("storage buckets create gs://datamill-state --project=datamill-project --location=europe-west4 ")
+        for c in gcloud
+    )
     assert "storage buckets update gs://datamill-state --versioning" in gcloud
 
 
@@ -306,13 +319,15 @@ def test_gke_cluster_and_gpu_pool(tmp_path):
     log.unlink()
     again = run_playbook(tmp_path, ROLE.format(role="gke_cluster"), local_inventory(), extra, env=env)
     assert again.rc == 0 and again.changed() == 0, again.out[-3000:]
-    assert not any(c.startswith(("container clusters create", "container node-pools create")) for c in _calls(log, "gcloud"))
+    assert not any(
+        c.startswith(("container clusters create", "container node-pools create")) for c in _calls(log, "gcloud")
+    )
 
 
 def test_gke_check_mode_prints_the_commands(tmp_path):
     env, log = _fakes(tmp_path)
     run = run_playbook(
-        tmp_path, ROLE.format(role="gke_cluster"), local_inventory(), _gke_extra(tmp_path), ("--check",), env
+        tmp_path, ROLE.format(role="gke_cluster"), local_inventory(), _gke_extra(tmp_path), args=("--check",), env=env
     )
     assert run.rc == 0, run.out[-3000:]
     flat = " ".join(run.out.split())

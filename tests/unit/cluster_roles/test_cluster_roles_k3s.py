@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cluster_roles_support import local_inventory, run_playbook  # noqa: E402
+from cluster_roles_support import local_inventory, run_playbook
 
 LOCAL = """---
 - name: Local cluster
@@ -209,7 +209,9 @@ def test_k3s_multi_ha_servers_and_agents(tmp_path):
     assert "write-kubeconfig-mode" not in agent
     for host in ("s1", "s2", "s3", "a1"):
         assert cfg(host, "config.yaml.d/90-datamill-secret.yaml") == {"token": "join-token-0123456789abcdef"}
-    assert "ExecStart=/usr/local/bin/k3s agent" in (tmp_path / "nodes/a1/etc/systemd/system/k3s-agent.service").read_text()
+    assert (
+        "ExecStart=/usr/local/bin/k3s agent" in (tmp_path / "nodes/a1/etc/systemd/system/k3s-agent.service").read_text()
+    )
     kubeconfig = yaml.safe_load((tmp_path / "kube/config").read_text())
     assert kubeconfig["current-context"] == "datamill-metal"
     assert kubeconfig["clusters"][0]["cluster"]["server"] == "https://10.0.0.100:6443"

@@ -1045,23 +1045,45 @@ class Cluster:
         are left alone, so installing twice is cheap; big CRDs make server-side apply slow, so it is not used.
         """
         names = []
+        pending: set[str] = set()
+        unchanged: dict[str, tuple[str, str]] = {}  # name -> (group/version served, plural)
         base = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
         for upstream in crd_documents(folder, crds_root):
             name = upstream["metadata"]["name"]
+            names.append(name)
             digest = hashlib.sha256(json.dumps(upstream, sort_keys=True).encode()).hexdigest()[:20]
             doc = {**upstream, "metadata": {**upstream["metadata"]}}
             doc["metadata"]["annotations"] = {**(doc["metadata"].get("annotations") or {}), CRD_HASH: digest}
             doc["metadata"].pop("creationTimestamp", None)
             doc.pop("status", None)
-            status, _ = self.api.request("POST", base, body=doc, ok=(201, 409))
-            if status == 409:
+            try:
                 current = self.api.get(f"{base}/{name}", accept=METADATA_ONLY)
-                if (current["metadata"].get("annotations") or {}).get(CRD_HASH) != digest:
-                    doc["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-                    self.api.request("PUT", f"{base}/{name}", body=doc)
-            names.append(name)
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                current = None
+            if current is None:
+                self.api.request("POST", base, body=doc)
+                pending.add(name)
+            elif (current["metadata"].get("annotations") or {}).get(CRD_HASH) != digest:
+                doc["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+                self.api.request("PUT", f"{base}/{name}", body=doc)
+                pending.add(name)
+            else:
+                served = [v["name"] for v in upstream["spec"]["versions"] if v.get("served", True)]
+                unchanged[name] = (f"{upstream['spec']['group']}/{served[0]}", upstream["spec"]["names"]["plural"])
+        # Unchanged CRDs: served in discovery means Established (no need to fetch big objects).
+        discovery: dict[str, set[str]] = {}
+        for name, (group_version, plural) in unchanged.items():
+            if group_version not in discovery:
+                try:
+                    listed = self.api.get(f"/apis/{group_version}")["resources"]
+                    discovery[group_version] = {r["name"] for r in listed}
+                except ApiError:
+                    discovery[group_version] = set()
+            if plural not in discovery[group_version]:
+                pending.add(name)
         deadline = time.monotonic() + timeout
-        pending = set(names)
         while pending:
             for name in sorted(pending):
                 crd = self.api.get(f"{base}/{name}")
@@ -1140,13 +1162,16 @@ def desired_status(entry: dict[str, Any], obj: dict[str, Any], now: str) -> dict
     current = obj.get("status") or {}
     patch: dict[str, Any] = {}
     generation = obj.get("metadata", {}).get("generation")
-    if generation is not None and current.get("observedGeneration") != generation:
+    # Some status schemas have no observedGeneration (it is pruned): only chase it where it is kept.
+    if generation is not None and current.get("observedGeneration", generation) != generation:
         patch["observedGeneration"] = generation
     for key, value in (entry.get("status") or {}).items():
         if current.get(key) != value:
             patch[key] = value
     wanted = list(entry.get("conditions") or [])
     have = {c.get("type"): c.get("status") for c in current.get("conditions") or []}
+    if not current and generation is not None:
+        patch["observedGeneration"] = generation
     if any(have.get(kind) != "True" for kind in wanted):
         others = [c for c in current.get("conditions") or [] if c.get("type") not in wanted]
         patch["conditions"] = others + [

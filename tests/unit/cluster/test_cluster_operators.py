@@ -45,11 +45,22 @@ def test_already_reconciled_resource_is_left_alone():
     assert tc.desired_status(FLINK, flink, NOW) is None
 
 
+def test_pruned_observed_generation_is_not_chased():
+    obj = {"metadata": {"generation": 4}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    assert tc.desired_status(KAFKA, obj, NOW) is None
+    obj["status"]["observedGeneration"] = 3
+    assert tc.desired_status(KAFKA, obj, NOW) == {"observedGeneration": 4}
+
+
 def test_other_conditions_are_kept_and_fields_set():
     obj = {"metadata": {"generation": 1}, "status": {"conditions": [{"type": "Warning", "status": "True"}]}}
     patch = tc.desired_status(KAFKA, obj, NOW)
     assert [c["type"] for c in patch["conditions"]] == ["Warning", "Ready"]
     assert tc.desired_status(FLINK, {"metadata": {}}, NOW) == {"lifecycleState": "STABLE"}
+    assert tc.desired_status(FLINK, {"metadata": {"generation": 1}}, NOW) == {
+        "observedGeneration": 1,
+        "lifecycleState": "STABLE",
+    }
 
 
 def test_broken_annotation_means_never_reconciled():

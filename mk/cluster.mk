@@ -36,6 +36,6 @@ cluster-bench: cluster-bins
 ## `operators` plays the operators (marks the custom resources the site creates as reconciled)
 sim: cluster-bins
 	$(CLUSTER_TOOL) up --fleet $(CLUSTER_FLEET) $(foreach c,$(CLUSTER_CRDS),--crds $(c))
-	$(CLUSTER_TOOL) operators > .sim/logs/operators.log 2>&1 & ops=$$!; \
+	$(CLUSTER_TOOL) operators > "$${DATAMILL_SIM_DIR:-.sim}/logs/operators.log" 2>&1 & ops=$$!; \
 	trap 'kill $$ops 2>/dev/null || true' EXIT; \
 	ANSIBLE_CONFIG=$(CURDIR)/ansible.cfg .venv/bin/ansible-playbook -i inventories/sim $(SIM_PLAYBOOK)

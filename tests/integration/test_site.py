@@ -92,3 +92,22 @@ def test_site_refuses_bad_target_before_any_change(cluster):
     assert "datamill_cluster_type=openshift is not a known target" in " ".join(out.split())
     assert recap(out)["changed"] == 0
     assert "PLAY [Cloud or existing cluster]" not in out
+
+
+def test_teardown_rehearsal_keeps_claims_and_cluster(cluster):
+    """Teardown in rehearsal: releases recorded in reverse waves, namespaces (and their claims) kept."""
+    from kubernetes import client, config
+
+    core = client.CoreV1Api(config.new_client_from_config(config_file=str(cluster.kubeconfig)))
+    before = {ns.metadata.name for ns in core.list_namespace().items}
+    rc, out = run(cluster, "playbooks/teardown.yml")
+    assert rc == 0, out[-5000:]
+    flat = " ".join(out.split())
+    uninstalls = re.findall(r"REHEARSAL: would uninstall release (\S+)", flat)
+    assert uninstalls, out[-3000:]
+    # last wave first: lakefs depends on seaweedfs and postgres, so it goes before them
+    if "lakefs" in uninstalls and "seaweedfs" in uninstalls:
+        assert uninstalls.index("lakefs") < uninstalls.index("seaweedfs")
+    after = {ns.metadata.name for ns in core.list_namespace().items}
+    assert before <= after, before - after
+    assert "PLAY [Remove the cloud cluster (purge only)]" in out

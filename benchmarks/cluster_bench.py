@@ -28,7 +28,7 @@ def rss_mib(pid: int) -> tuple[float, float]:
     """(current RSS, peak RSS) of a process in MiB."""
     fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
+        key, _sep, value = line.partition(":")
         if key in ("VmRSS", "VmHWM"):
             fields[key] = int(value.split()[0]) / 1024
     return fields.get("VmRSS", 0.0), fields.get("VmHWM", 0.0)
@@ -135,7 +135,7 @@ def bench_cold_build() -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--starts", type=int, default=3)
     parser.add_argument("--fleet", default="large")
     parser.add_argument("--skip-fleet", action="store_true")

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Start and stop a real Kubernetes control plane on loopback, with kwok-simulated nodes.
 
 The processes are upstream binaries built from pinned Go modules (``make cluster-bins``):
@@ -220,7 +219,7 @@ def terminate_pid(pid: int, timeout: float = 10.0) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         return
-    for _ in range(50):
+    for _attempt in range(50):
         _reap(pid)
         if read_cmdline(pid) is None:
             return
@@ -891,7 +890,7 @@ class Cluster:
             ],
             "kwok": [
                 f"--kubeconfig={self.kubeconfig}",
-                f"--config={self.stages_file}",
+                f"--config={self._kwok_config()}",
                 "--manage-all-nodes=true",
                 f"--cidr={POD_CIDR}",
                 "--node-ip=10.0.0.1",
@@ -911,6 +910,14 @@ class Cluster:
         self._say(
             f"cluster up in {self.timings['up_s']:.1f}s (API ready after {self.timings['api_ready_s']:.1f}s): {server}"
         )
+
+    def _kwok_config(self) -> Path:
+        """kwok reads one object per YAML document: write the stage list that way into the state dir."""
+        with self.stages_file.open(encoding="utf-8") as handle:
+            objects = yaml.safe_load(handle)
+        path = self.state_dir / "kwok-config.yaml"
+        path.write_text(yaml.safe_dump_all(objects, sort_keys=False), encoding="utf-8")
+        return path
 
     def _spawn(self, binary: Path, name: str, args: list[str]) -> None:
         log_path = self.state_dir / "logs" / f"{name}.log"
@@ -994,7 +1001,7 @@ class Cluster:
 
         def one(node: NodeSpec) -> None:
             manifest = node.manifest()
-            status, _ = api.request("POST", "/api/v1/nodes", body=manifest, ok=(201, 409))
+            status = api.request("POST", "/api/v1/nodes", body=manifest, ok=(201, 409))[0]
             if status == 201:
                 return
             # Already there (fleet applied again): update labels/taints and capacity, keep its conditions.
@@ -1219,7 +1226,7 @@ def _looks_like_port_clash(state_dir: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--state-dir", default=os.environ.get("DATAMILL_SIM_DIR", str(DEFAULT_STATE_DIR)))
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the cluster (or reuse the running one)")

@@ -55,7 +55,7 @@ def test_api_path(args, path):
 
 
 def test_stages_file_parses():
-    docs = tc.load_yaml_documents(tc.STAGES_FILE)
+    (docs,) = tc.load_yaml_documents(tc.STAGES_FILE)  # one document: a list of objects
     stages = [d for d in docs if d["kind"] == "Stage"]
     names = {d["metadata"]["name"] for d in stages}
     assert {d["kind"] for d in docs} == {"Stage", "KwokConfiguration"}

@@ -83,6 +83,15 @@ def test_gpu_operator_planned_for_bare_nvidia_nodes(kube_cluster, tmp_path):
         assert rc3 == 0, out3[-3000:]
         assert "GPU: device_plugin - drivers and the container toolkit are on the hosts" in " ".join(out3.split())
         assert "chart nvidia-device-plugin version 0.20.0" in " ".join(out3.split())
+
+        # k3s: the nvidia RuntimeClass is applied and the device plugin pods use it
+        rc4, out4 = run(
+            kube_cluster, tmp_path, GPU_ROLE, "-e", "gpu_stack_host_driver=true", "-e", "gpu_stack_cluster_type=k3s"
+        )
+        assert rc4 == 0, out4[-3000:]
+        assert '"runtimeClassName": "nvidia"' in " ".join(out4.split())
+        node_api = client.NodeV1Api(config.new_client_from_config(config_file=str(kube_cluster.kubeconfig)))
+        assert node_api.read_runtime_class("nvidia").handler == "nvidia"
     finally:
         kube_cluster.delete_nodes(nodes)
 

@@ -89,7 +89,7 @@ def release(tmp_path):
 
 
 def test_installs_from_bundle_then_changes_nothing(tmp_path, release):
-    _, _, extra = release
+    extra = release[2]
     first = _play(tmp_path, extra)
     assert first.returncode == 0, first.stdout + first.stderr
     assert _changed(first.stdout) > 0
@@ -111,7 +111,7 @@ def test_refuses_tampered_tarball(tmp_path, release):
 
 
 def test_refuses_version_without_checksum(tmp_path, release):
-    _, _, extra = release
+    extra = release[2]
     result = _play(tmp_path, dict(extra, controller_tools_helm_version="9.9.8"))
     assert result.returncode != 0
     assert "controller_tools_helm_checksums has no sha256 for Helm 9.9.8" in result.stdout

@@ -31,13 +31,15 @@ CRDS = ["strimzi-1.2.0", "cloudnative-pg-1.30.0", "rabbitmq-cluster-operator-2.2
 RECAP_RE = re.compile(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
-def run_layers(cluster, *extra, timeout=1500):
+def run_layers(cluster, *extra, timeout=1500, result_format=None):
     env = dict(
         os.environ,
         ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
         ANSIBLE_NOCOLOR="1",
         PYTHONPATH=os.pathsep.join(filter(None, [str(STRICT), os.environ.get("PYTHONPATH", "")])),
     )
+    if result_format:
+        env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = result_format
     cmd = [
         str(ANSIBLE_PLAYBOOK),
         "-i",
@@ -247,10 +249,19 @@ def test_crashlooping_component_fails_its_wave_while_others_finish(converged, cl
         assert wait_for(crashlooping, timeout=60), "kwok did not crash-loop the planted pod"
         only = {"datamill_only_components": ["lakefs", "schema-registry"]}
         with SimulatedOperators(api["client"]):
-            rc, out = run_layers(cluster, "-e", json.dumps(only))
+            rc, out = run_layers(cluster, "-e", json.dumps(only), result_format="json")
         assert rc != 0
-        assert re.search(rf"lakefs Failed: .*{pod_name}.*lakefs.*CrashLoopBackOff", out), out[-5000:]
-        assert re.search(r"name: schema-registry\s*\n\s*objects:", out) or "schema-registry" in out
-        assert re.search(r"message: .*objects ready\s*\n\s*name: schema-registry", out), out[-5000:]
+        # The failed wait's result, printed by the default callback as JSON after "FAILED! => ".
+        failures = [json.JSONDecoder().raw_decode(out[m.end() :].lstrip())[0] for m in re.finditer(r"FAILED! => ", out)]
+        waits = [f for f in failures if "components" in f]
+        assert waits, out[-3000:]
+        verdict = {c["name"]: c for c in waits[-1]["components"]}
+        assert set(verdict) == {"lakefs", "schema-registry"}
+        assert verdict["schema-registry"]["status"] == "Current", verdict
+        lakefs = verdict["lakefs"]
+        assert lakefs["status"] == "Failed"
+        assert pod_name in lakefs["message"] and "CrashLoopBackOff" in lakefs["message"], lakefs
+        assert any(o["name"] == pod_name and o.get("container") == "lakefs" for o in lakefs["objects"]), lakefs
+        assert "CrashLoopBackOff" in waits[-1]["msg"] and pod_name in waits[-1]["msg"]
     finally:
         core.delete_namespaced_pod(pod_name, "datamill-storage", grace_period_seconds=0)

@@ -316,6 +316,18 @@ def _validate_settings(name, settings):
             )
         elif user.get("authentication", "scram-sha-512") not in ("scram-sha-512", "tls"):
             errors.append(f"datamill_components.{name}.settings.users[{uname}].authentication: scram-sha-512 or tls")
+    for repo in settings.get("repositories") or []:
+        rname = repo.get("name") if isinstance(repo, dict) else None
+        if not rname or not re.match(r"^[a-z0-9][a-z0-9-]{2,62}$", str(rname)):
+            errors.append(
+                f"datamill_components.{name}.settings.repositories: {rname!r} is not a valid lakeFS repository name "
+                "(3-63 lowercase letters, digits or '-'); each repository is a mapping with `name` (and `bucket`)"
+            )
+        elif "bucket" in repo and not BUCKET_RE.match(str(repo["bucket"])):
+            errors.append(
+                f"datamill_components.{name}.settings.repositories[{rname}].bucket {repo['bucket']!r} is not a valid "
+                "S3 bucket name"
+            )
     for db in settings.get("databases") or []:
         dname = db.get("name") if isinstance(db, dict) else None
         if not dname or not re.match(r"^[a-z_][a-z0-9_]{0,62}$", str(dname)):

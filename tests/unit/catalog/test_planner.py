@@ -325,3 +325,14 @@ def test_secrets_listed_for_consumers(catalog):
     assert comp(plan, "rabbitmq")["secrets"] == ["datamill-rabbitmq-default-user"]
     lake = planner.build_plan(catalog, "datalake", {}, "small")
     assert comp(lake, "lakefs")["secrets"] == ["lakefs-auth"]
+
+
+def test_lakefs_repository_names(catalog):
+    bad = {"lakefs": {"settings": {"repositories": [{"name": "Data Lake"}]}}}
+    with pytest.raises(planner.PlanError, match=r"'Data Lake' is not a valid lakeFS repository name"):
+        planner.build_plan(catalog, "datalake", bad, "small")
+    ok = {"lakefs": {"settings": {"repositories": [{"name": "raw-zone", "bucket": "raw"}]}}}
+    assert (
+        comp(planner.build_plan(catalog, "datalake", ok, "small"), "lakefs")["settings"]["repositories"][0]["bucket"]
+        == "raw"
+    )

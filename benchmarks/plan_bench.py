@@ -36,7 +36,7 @@ CRDS = ["strimzi-1.2.0", "cloudnative-pg-1.30.0", "rabbitmq-cluster-operator-2.2
 
 def timeit(func, repeat):
     samples = []
-    for _ in range(repeat):
+    for _round in range(repeat):
         start = time.perf_counter()
         func()
         samples.append(time.perf_counter() - start)
@@ -56,8 +56,8 @@ def bench_planning(repeat):
         cat.validate_catalog(catalog)
 
     full_med, full_min = timeit(full, repeat)
-    min_med, _ = timeit(minimal, repeat)
-    val_med, _ = timeit(validate, repeat)
+    min_med = timeit(minimal, repeat)[0]
+    val_med = timeit(validate, repeat)[0]
     plan = planner.build_plan(catalog, "full", {}, "standard", capacity=FLEET)
     print(f"catalog: {len(catalog['components'])} components, {len(catalog['profiles'])} profiles")
     print(

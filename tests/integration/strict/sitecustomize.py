@@ -24,7 +24,7 @@ def _patch(module):
     def request(self, method, path, body=None, **params):
         if str(method).lower() in ("post", "put", "patch"):
             query = list(params.get("query_params") or [])
-            if not any(key == "fieldValidation" for key, _ in query):
+            if not any(pair[0] == "fieldValidation" for pair in query):
                 query.append(("fieldValidation", "Strict"))
             params["query_params"] = query
         return original(self, method, path, body=body, **params)

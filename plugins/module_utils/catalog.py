@@ -13,6 +13,8 @@ import copy
 import os
 import re
 
+from ansible_collections.datamill.platform.plugins.module_utils.quantity import request_quantity
+
 SIZES = ("small", "standard")
 SOURCE_TYPES = ("helm", "manifest", "resources")
 GPU_MODES = ("none", "optional", "required")
@@ -51,25 +53,6 @@ OPTIONAL_KEYS = (
 )
 READINESS_KEYS = ("label_selector", "kinds", "resources", "wait_for")
 
-_CPU_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m?)$")
-_MEM_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([EPTGMK]i?|k|m)?$")
-_MEM_FACTORS = {
-    None: 1,
-    "k": 10**3,
-    "K": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "E": 10**18,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-}
-
 
 class CatalogError(ValueError):
     """Invalid catalog data; ``errors`` lists every problem found (each with its fix)."""
@@ -81,34 +64,12 @@ class CatalogError(ValueError):
 
 def parse_cpu(value):
     """CPU quantity -> millicores (int). Accepts 2, 0.5, "500m", "1.5"."""
-    if value is None or value == "":
-        return 0
-    if isinstance(value, bool):
-        raise ValueError(f"invalid CPU quantity {value!r}")
-    if isinstance(value, (int, float)):
-        return round(float(value) * 1000)
-    match = _CPU_RE.match(str(value).strip())
-    if not match:
-        raise ValueError(f"invalid CPU quantity {value!r} (use e.g. 500m or 2)")
-    number = float(match.group(1))
-    return round(number if match.group(2) else number * 1000)
+    return request_quantity(value, 1000, "use e.g. 500m or 2 for CPU")
 
 
 def parse_memory(value):
     """Memory quantity -> bytes (int). Accepts 1073741824, "512Mi", "1Gi", "1G"."""
-    if value is None or value == "":
-        return 0
-    if isinstance(value, bool):
-        raise ValueError(f"invalid memory quantity {value!r}")
-    if isinstance(value, (int, float)):
-        return int(value)
-    match = _MEM_RE.match(str(value).strip())
-    if not match:
-        raise ValueError(f"invalid memory quantity {value!r} (use e.g. 512Mi or 2Gi)")
-    suffix = match.group(2)
-    if suffix == "m":  # millibytes: legal in Kubernetes, silly in practice
-        return int(float(match.group(1)) / 1000)
-    return int(float(match.group(1)) * _MEM_FACTORS[suffix])
+    return request_quantity(value, 1, "use e.g. 512Mi or 2Gi for memory")
 
 
 def parse_count(value):

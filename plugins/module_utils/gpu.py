@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+
+from ansible_collections.datamill.platform.plugins.module_utils.quantity import parse_quantity
 
 VENDORS = {
     "10de": "nvidia",
@@ -59,42 +61,6 @@ LABEL_PREFIXES_OF_INTEREST = (
 )
 NFD_PCI = re.compile(r"^feature\.node\.kubernetes\.io/pci-(?:([0-9a-f]{4})_)?([0-9a-f]{4})(?:_[0-9a-f]{4})*\.present$")
 MIG_LABEL = re.compile(r"^nvidia\.com/mig-([0-9a-z.+-]+)\.count$")
-
-_SUFFIX = {
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "": 1,
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "E": 10**18,
-}
-_QTY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
-
-
-def parse_quantity(value):
-    """Kubernetes resource quantity -> Decimal. Raise ValueError when malformed."""
-    if isinstance(value, (int, float)):
-        return Decimal(str(value))
-    text = str(value).strip()
-    match = _QTY.match(text)
-    if not match:
-        raise ValueError(f"invalid quantity {value!r}")
-    try:
-        number = Decimal(match.group(1))
-    except InvalidOperation as exc:
-        raise ValueError(f"invalid quantity {value!r}") from exc
-    return number * Decimal(_SUFFIX[match.group(2) or ""])
-
 
 _QTY_CACHE = {}
 

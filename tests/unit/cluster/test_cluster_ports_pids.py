@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 
 import datamill_testcluster as tc
 import pytest
@@ -84,6 +85,10 @@ def test_stop_kills_our_process(tmp_path):
     shutil.copy("/bin/sh", fake)
     proc = subprocess.Popen([str(fake), "-c", "while :; do sleep 0.1; done", f"{state}/kubeconfig"])
     try:
+        # Just after exec the kernel can briefly show an empty /proc/<pid>/cmdline; wait (bounded) for argv.
+        deadline = time.monotonic() + 5
+        while tc.read_cmdline(proc.pid) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
         tc.write_pid_file(state / "pids" / "kwok.pid", proc.pid)
         assert tc.is_our_process(tc.read_cmdline(proc.pid), "kwok", state)
         assert tc.stop_from_pid_files(state) == [f"kwok: stopped pid {proc.pid}"]

@@ -50,8 +50,10 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLS = REPO_ROOT / "tools" / "cluster"
-if str(TOOLS) not in sys.path:
-    sys.path.insert(0, str(TOOLS))
+# The harness, and tests/integration/helpers (imported by the tests as `helpers.*`).
+for _path in (TOOLS, Path(__file__).resolve().parent):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 import datamill_testcluster as tc  # noqa: E402
 

@@ -7,18 +7,14 @@ is really applied. A fleet without GPUs installs nothing.
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
 from pathlib import Path
 
 import pytest
+from helpers.ansible_run import recap, run_sim_playbook
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = REPO / ".venv" / "bin" / "ansible-playbook"
-RECAP_RE = re.compile(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 GPU_ROLE = """---
 - name: GPU stack
@@ -46,14 +42,11 @@ nodes:
 def run(cluster, tmp_path, playbook_text, *extra):
     book = tmp_path / "play.yml"
     book.write_text(playbook_text)
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    cmd = [str(ANSIBLE_PLAYBOOK), "-i", "inventories/sim", str(book), "-e", f"datamill_kubeconfig={cluster.kubeconfig}"]
-    proc = subprocess.run([*cmd, *extra], check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    return proc.returncode, proc.stdout + proc.stderr
+    return run_sim_playbook(cluster, str(book), *extra, timeout=600)
 
 
 def changed(out):
-    return int(RECAP_RE.findall(out)[-1][1])
+    return recap(out)["changed"]
 
 
 def test_gpu_operator_planned_for_bare_nvidia_nodes(kube_cluster, tmp_path):
@@ -99,33 +92,16 @@ def test_gpu_operator_planned_for_bare_nvidia_nodes(kube_cluster, tmp_path):
 def test_debug_pod_net_and_removal(kube_cluster, tmp_path):
     nodes = kube_cluster.apply_fleet("default")
     kube_cluster.wait_nodes_ready(nodes)
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    base = [
-        str(ANSIBLE_PLAYBOOK),
-        "-i",
-        "inventories/sim",
-        "playbooks/debug.yml",
-        "-e",
-        f"datamill_kubeconfig={kube_cluster.kubeconfig}",
-    ]
-    proc = subprocess.run(
-        [*base, "-e", "debug_kind=net"], check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=600
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    rc, out = run_sim_playbook(kube_cluster, "playbooks/debug.yml", "-e", "debug_kind=net", timeout=600)
+    assert rc == 0, out[-4000:]
     from kubernetes import client, config
 
     core = client.CoreV1Api(config.new_client_from_config(config_file=str(kube_cluster.kubeconfig)))
     pod = core.read_namespaced_pod("datamill-debug-net", "datamill-debug")
     assert pod.spec.containers[0].image == "docker.io/nicolaka/netshoot:v0.15"
     assert "NET_ADMIN" in pod.spec.containers[0].security_context.capabilities.add
-    assert "exec -it datamill-debug-net" in proc.stdout
-    proc = subprocess.run(
-        [*base, "-e", "debug_kind=net", "-e", "debug_state=absent"],
-        check=False,
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    assert "exec -it datamill-debug-net" in out
+    rc, out = run_sim_playbook(
+        kube_cluster, "playbooks/debug.yml", "-e", "debug_kind=net", "-e", "debug_state=absent", timeout=600
     )
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert rc == 0, out[-3000:]

@@ -13,55 +13,26 @@ import json
 import os
 import re
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from helpers.ansible_run import ansible_env, recap, run_sim_playbook
 from helpers.sim_operators import SimulatedOperators, wait_for
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = REPO / ".venv" / "bin" / "ansible-playbook"
 STRICT = Path(__file__).resolve().parent / "strict"
 CRDS = ["strimzi-1.2.0", "cloudnative-pg-1.30.0", "rabbitmq-cluster-operator-2.22.3", "apicurio-registry-operator"]
-RECAP_RE = re.compile(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
 def run_layers(cluster, *extra, timeout=1500, result_format=None):
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_NOCOLOR="1",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(STRICT), os.environ.get("PYTHONPATH", "")])),
-    )
+    env = ansible_env(PYTHONPATH=os.pathsep.join(filter(None, [str(STRICT), os.environ.get("PYTHONPATH", "")])))
     if result_format:
         env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = result_format
-    cmd = [
-        str(ANSIBLE_PLAYBOOK),
-        "-i",
-        "inventories/sim",
-        "playbooks/layers.yml",
-        "-e",
-        f"datamill_kubeconfig={cluster.kubeconfig}",
-        "-e",
-        "datamill_rehearsal=true",
-        "-e",
-        "component_wait_timeout=180",
-        *extra,
-    ]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    return proc.returncode, proc.stdout + proc.stderr
-
-
-def recap(output):
-    match = RECAP_RE.findall(output)
-    assert match, output[-3000:]
-    ok, changed, unreachable, failed = (int(x) for x in match[-1])
-    return {"ok": ok, "changed": changed, "unreachable": unreachable, "failed": failed}
+    return run_sim_playbook(
+        cluster, "playbooks/layers.yml", "-e", "datamill_rehearsal=true", *extra, timeout=timeout, env=env
+    )
 
 
 def secret_data(core, namespace, name):

@@ -8,52 +8,18 @@ failures are injected with kwok stages (pod annotation ``datamill.test/stage``);
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.ansible_run import run_module
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = REPO / ".venv" / "bin" / "ansible-playbook"
 IMAGE = "registry.invalid/datamill/app:1"  # never pulled: kwok only simulates containers
-
-
-def run_module(module: str, args: dict[str, Any], tmp_path: Path, *, check: bool = False, diff: bool = False):
-    """Run one module task through ansible-playbook; return its registered result."""
-    out = tmp_path / f"result-{time.monotonic_ns()}.json"
-    play = [
-        {
-            "name": "Run one module",
-            "hosts": "localhost",
-            "connection": "local",
-            "gather_facts": False,
-            "tasks": [
-                {"name": "Module under test", module: args, "register": "datamill_result", "ignore_errors": True},
-                {
-                    "name": "Save the result",
-                    "ansible.builtin.copy": {"content": "{{ datamill_result | to_json }}", "dest": str(out)},
-                    "check_mode": False,
-                },
-            ],
-        }
-    ]
-    book = tmp_path / f"play-{time.monotonic_ns()}.yml"
-    book.write_text(json.dumps(play))
-    cmd = [str(ANSIBLE_PLAYBOOK), str(book)]
-    if check:
-        cmd.append("--check")
-    if diff:
-        cmd.append("--diff")
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert out.exists(), f"playbook did not save a result (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    return json.loads(out.read_text())
 
 
 def deployment(name: str, replicas: int = 2, stage: str | None = None, gpus: int = 0) -> dict[str, Any]:

@@ -6,47 +6,18 @@ upstream CRDs come from ../shared/crds and ``SimulatedOperators`` marks the cust
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from helpers.ansible_run import recap
+from helpers.ansible_run import run_sim_playbook as run
 from helpers.sim_operators import SimulatedOperators
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = REPO / ".venv" / "bin" / "ansible-playbook"
 CRDS = ["strimzi-1.2.0", "cloudnative-pg-1.30.0", "rabbitmq-cluster-operator-2.22.3", "apicurio-registry-operator"]
-RECAP_RE = re.compile(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
-
-
-def run(cluster, playbook, *extra, timeout=1500):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    cmd = [
-        str(ANSIBLE_PLAYBOOK),
-        "-i",
-        "inventories/sim",
-        playbook,
-        "-e",
-        f"datamill_kubeconfig={cluster.kubeconfig}",
-        "-e",
-        "component_wait_timeout=180",
-        *extra,
-    ]
-    proc = subprocess.run(cmd, check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
-    return proc.returncode, proc.stdout + proc.stderr
-
-
-def recap(output):
-    found = RECAP_RE.findall(output)
-    assert found, output[-3000:]
-    ok, changed, unreachable, failed = (int(x) for x in found[-1])
-    return {"ok": ok, "changed": changed, "unreachable": unreachable, "failed": failed}
 
 
 @pytest.fixture(scope="module")

@@ -217,9 +217,20 @@ def runtime_hints(etc_root, paths):
 
 
 def host_facts(
-    *, sysfs_root="/sys", procfs_root="/proc", etc_root="/etc", dev_root="/dev", paths=None, nvidia_smi_output=None
+    *,
+    sysfs_root="/sys",
+    procfs_root="/proc",
+    etc_root="/etc",
+    dev_root="/dev",
+    paths=None,
+    nvidia_smi_output=None,
+    run_nvidia_smi=None,
 ):
-    """Everything ``gpu_host_facts`` returns under ``ansible_facts.datamill_gpu``."""
+    """Everything ``gpu_host_facts`` returns under ``ansible_facts.datamill_gpu``.
+
+    ``nvidia_smi_output`` is nvidia-smi's CSV when already known; otherwise ``run_nvidia_smi`` (a callable returning
+    ``(rc, stdout, stderr)``) is called, only when NVIDIA devices are on the PCI bus.
+    """
     paths = paths or {}
     devices, error = scan_pci(sysfs_root)
     counts = {}
@@ -236,9 +247,15 @@ def host_facts(
         "nouveau_loaded": os.path.isdir(os.path.join(sysfs_root, "module", "nouveau")),
     }
     nvidia_devs = [d for d in devices if d["vendor"] == "nvidia"]
+    problems = []
+    if nvidia_smi_output is None and run_nvidia_smi is not None and nvidia_devs:
+        rc, out, err = run_nvidia_smi()
+        if rc == 0:
+            nvidia_smi_output = out
+        else:
+            problems.append(f"nvidia-smi failed (rc={rc}): {(err or out).strip()}")
     smi = parse_nvidia_smi(nvidia_smi_output) if nvidia_smi_output else []
     hints = runtime_hints(etc_root, paths)
-    problems = []
     if nvidia_devs and not drivers["nvidia"]["loaded"]:
         problems.append(
             "{} NVIDIA GPU(s) on the PCI bus but the nvidia kernel driver is not loaded{}".format(

@@ -129,30 +129,15 @@ def main():
         name: module.get_bin_path(name)
         for name in ("nvidia-smi", "nvidia-ctk", "nvidia-container-runtime", "rocm-smi", "xpu-smi")
     }
+    smi_cmd = [paths.get("nvidia-smi"), f"--query-gpu={SMI_QUERY}", "--format=csv,noheader,nounits"]
     facts = host_facts(
         sysfs_root=params["sysfs_root"],
         procfs_root=params["procfs_root"],
         etc_root=params["etc_root"],
         dev_root=params["dev_root"],
         paths=paths,
+        run_nvidia_smi=(lambda: module.run_command(smi_cmd)) if params["nvidia_smi"] and smi_cmd[0] else None,
     )
-    smi_error = None
-    if params["nvidia_smi"] and paths.get("nvidia-smi") and facts["counts"].get("nvidia"):
-        rc, out, err = module.run_command(
-            [paths["nvidia-smi"], f"--query-gpu={SMI_QUERY}", "--format=csv,noheader,nounits"]
-        )
-        if rc == 0:
-            facts = host_facts(
-                sysfs_root=params["sysfs_root"],
-                procfs_root=params["procfs_root"],
-                etc_root=params["etc_root"],
-                dev_root=params["dev_root"],
-                paths=paths,
-                nvidia_smi_output=out,
-            )
-        else:
-            smi_error = (err or out).strip()
-            facts["problems"].append(f"nvidia-smi failed (rc={rc}): {smi_error}")
     facts["tools"] = {name: path for name, path in paths.items() if path}
     module.exit_json(changed=False, ansible_facts={"datamill_gpu": facts})
 

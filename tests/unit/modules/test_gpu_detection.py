@@ -86,6 +86,24 @@ def test_nvidia_smi_parse_and_mismatch(tmp_path):
     assert any("nvidia-smi sees 7 GPU(s) but the PCI bus has 8" in p for p in facts["problems"])
 
 
+def test_nvidia_smi_runs_only_for_nvidia_hosts_and_failures_are_problems(tmp_path):
+    calls = []
+
+    def failing():
+        calls.append("smi")
+        return 9, "", "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver\n"
+
+    dgx = yaml.safe_load((FIXTURES / "hosts" / "dgx-a100.yaml").read_text())
+    facts = gpu.host_facts(**materialize(dgx, tmp_path / "dgx"), run_nvidia_smi=failing)
+    assert calls == ["smi"]
+    assert facts["nvidia_smi"] == []
+    assert "nvidia-smi failed (rc=9): NVIDIA-SMI has failed because it couldn't communicate" in facts["problems"][0]
+
+    amd = yaml.safe_load((FIXTURES / "hosts" / "amd-mi300x.yaml").read_text())
+    gpu.host_facts(**materialize(amd, tmp_path / "amd"), run_nvidia_smi=failing)
+    assert calls == ["smi"], "no NVIDIA device on the bus: nvidia-smi is not run"
+
+
 def test_missing_sysfs_is_reported(tmp_path):
     facts = gpu.host_facts(sysfs_root=str(tmp_path / "nope"), procfs_root=str(tmp_path), etc_root=str(tmp_path))
     assert facts["present"] is False

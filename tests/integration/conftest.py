@@ -21,6 +21,10 @@ Fixtures
       ignored for cluster-scoped kinds;
     - ``.delete_nodes(names)``; ``.harness`` is the underlying ``datamill_testcluster.Cluster``.
 
+``cluster`` (module)
+    ``kube_cluster`` prepared the way ``inventories/sim`` expects: the storage + ingestion CRDs installed and the
+    ``default`` fleet Ready.
+
 ``k8s_namespace`` (function)
     A fresh namespace name per test, deleted afterwards (without waiting).
 
@@ -140,6 +144,20 @@ def kube_cluster() -> Iterator[KubeCluster]:
     finally:
         harness.down()
         shutil.rmtree(state, ignore_errors=True)
+
+
+# What inventories/sim expects of the cluster: the storage + ingestion CRDs and the default fleet.
+SIM_CRDS = ["strimzi-1.2.0", "cloudnative-pg-1.30.0", "rabbitmq-cluster-operator-2.22.3", "apicurio-registry-operator"]
+
+
+@pytest.fixture(scope="module")
+def cluster(kube_cluster: KubeCluster) -> KubeCluster:
+    """The session cluster prepared for the site/layers in rehearsal (CRDs installed, default fleet Ready)."""
+    for folder in SIM_CRDS:
+        kube_cluster.install_crds(folder)
+    nodes = kube_cluster.apply_fleet("default")
+    kube_cluster.wait_nodes_ready(nodes)
+    return kube_cluster
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 STRICT = Path(__file__).resolve().parent / "strict"
-CRDS = ["strimzi-1.2.0", "cloudnative-pg-1.30.0", "rabbitmq-cluster-operator-2.22.3", "apicurio-registry-operator"]
 
 
 def run_layers(cluster, *extra, timeout=1500, result_format=None):
@@ -38,15 +37,6 @@ def run_layers(cluster, *extra, timeout=1500, result_format=None):
 def secret_data(core, namespace, name):
     data = core.read_namespaced_secret(name, namespace).data or {}
     return {k: base64.b64decode(v).decode() for k, v in data.items()}
-
-
-@pytest.fixture(scope="module")
-def cluster(kube_cluster):
-    for folder in CRDS:
-        kube_cluster.install_crds(folder)
-    nodes = kube_cluster.apply_fleet("default")
-    kube_cluster.wait_nodes_ready(nodes)
-    return kube_cluster
 
 
 @pytest.fixture(scope="module")

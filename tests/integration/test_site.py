@@ -17,16 +17,6 @@ from helpers.sim_operators import SimulatedOperators
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-CRDS = ["strimzi-1.2.0", "cloudnative-pg-1.30.0", "rabbitmq-cluster-operator-2.22.3", "apicurio-registry-operator"]
-
-
-@pytest.fixture(scope="module")
-def cluster(kube_cluster):
-    for folder in CRDS:
-        kube_cluster.install_crds(folder)
-    nodes = kube_cluster.apply_fleet("default")
-    kube_cluster.wait_nodes_ready(nodes)
-    return kube_cluster
 
 
 def test_site_cluster_gpu_status_rehearsal(cluster):
